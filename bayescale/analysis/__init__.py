@@ -1,0 +1,21 @@
+"""What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
+
+from .predict import (
+    PredictionInputError,
+    interval,
+    loss_draws,
+    loss_interval,
+    posterior_predictive,
+    predict,
+    prob_below,
+)
+
+__all__ = [
+    "PredictionInputError",
+    "interval",
+    "loss_draws",
+    "loss_interval",
+    "posterior_predictive",
+    "predict",
+    "prob_below",
+]

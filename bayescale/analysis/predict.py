@@ -1,0 +1,228 @@
+"""Predictions from a fit: the law evaluated on every posterior draw, intervals, probabilities.
+
+Everything here is numpy/xarray on the stored draws: no PyMC graph, no recompilation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..inference.result import Fit
+
+__all__ = [
+    "PredictionInputError",
+    "predict",
+    "loss_draws",
+    "loss_interval",
+    "prob_below",
+    "posterior_predictive",
+    "interval",
+]
+
+ArrayLike = float | int | np.ndarray | list[float] | pd.Series
+SAMPLE_DIMS = ("chain", "draw")
+
+
+class PredictionInputError(ValueError):
+    """Inputs for a prediction that are missing, inconsistent or not positive."""
+
+
+def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataArray]:
+    """Inputs as DataArrays on a ``point`` dim, with N, D, C completed by C = 6 N D.
+
+    Scalars broadcast against arrays. Every array carries all inputs as coordinates.
+    """
+    vals = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in given.items() if v is not None}
+    try:
+        vals = dict(zip(vals, np.broadcast_arrays(*vals.values()), strict=True)) if vals else {}
+    except ValueError:
+        shapes = {k: v.shape for k, v in vals.items()}
+        raise PredictionInputError(f"inputs do not broadcast together: {shapes}") from None
+    if {"N", "C"} <= vals.keys() and "D" not in vals:
+        vals["D"] = vals["C"] / (6.0 * vals["N"])
+    elif {"N", "D"} <= vals.keys() and "C" not in vals:
+        vals["C"] = 6.0 * vals["N"] * vals["D"]
+    missing = [i for i in fit.law.inputs if i not in vals]
+    if missing:
+        raise PredictionInputError(
+            f"law {fit.law.spec!r} needs {list(fit.law.inputs)}; missing {missing} "
+            "(D can come from N and C, C from N and D)"
+        )
+    for name, v in vals.items():
+        if v.ndim != 1:
+            raise PredictionInputError(f"{name} must be a scalar or a 1-d array, got shape {v.shape}")
+        bad = ~np.isfinite(v) | (v <= 0)
+        if bad.any():
+            raise PredictionInputError(
+                f"{name} must be finite and > 0; got {v[bad][:5].tolist()} at positions "
+                f"{np.flatnonzero(bad)[:5].tolist()}"
+            )
+    coords = {k: ("point", v) for k, v in vals.items()}
+    return {k: xr.DataArray(v, dims="point", coords=coords) for k, v in vals.items()}
+
+
+def predict(fit: Fit, **inputs: ArrayLike | None) -> xr.DataArray:
+    """The law's mean loss at new inputs, for every posterior draw.
+
+    Parameters
+    ----------
+    fit : Fit
+    **inputs : float or array
+        The law's inputs by column name (``N=``, ``D=``; ``C=`` with ``N=`` gives D = C/(6N)).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(chain, draw, point)``, the inputs as ``point`` coordinates.
+
+    Examples
+    --------
+    >>> bs.predict(fit, N=7e10, D=1.4e12).median(("chain", "draw"))  # doctest: +SKIP
+    """
+    x = prediction_inputs(fit, **inputs)
+    params = {k: fit.posterior[k] for k in fit.law.param_names}
+    out = fit.law(**{k: x[k] for k in fit.law.inputs}, **params)
+    out = out.transpose(*SAMPLE_DIMS, "point")
+    return out.assign_coords({k: v.coords[k] for k, v in x.items()}).rename("loss")
+
+
+def _rng(fit: Fit, random_seed: int | None) -> np.random.Generator:
+    if random_seed is None:  # reproducible by default: derived from the fit's own seed
+        random_seed = int(fit.provenance.get("random_seed", 0)) + 7919
+    return np.random.default_rng(random_seed)
+
+
+def loss_draws(
+    fit: Fit,
+    *,
+    kind: Literal["mean", "new_run"] = "mean",
+    random_seed: int | None = None,
+    **inputs: ArrayLike | None,
+) -> xr.DataArray:
+    """Posterior draws of the loss: the law's mean (``"mean"``), or a new run's observed loss
+    (``"new_run"``, the mean times the fitted multiplicative run-to-run noise)."""
+    mean = predict(fit, **inputs)
+    if kind == "mean":
+        return mean
+    if kind != "new_run":
+        raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    rng = _rng(fit, random_seed)
+    post = fit.idata.posterior.dataset
+    shape = mean.shape
+    if fit.likelihood == "student_t":
+        eps = rng.standard_t(post["nu"].values[..., None], size=shape)
+    else:
+        eps = rng.standard_normal(shape)
+    return mean * np.exp(post["sigma"].values[..., None] * eps)
+
+
+def interval(
+    draws: xr.DataArray, *, ci_prob: float = 0.9, ci_kind: Literal["hdi", "eti"] = "hdi"
+) -> xr.DataArray:
+    """Credible interval over ``(chain, draw)``: dims ``(..., ci_bound)`` with lower/upper."""
+    if not 0 < ci_prob < 1:
+        raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob}")
+    if ci_kind == "hdi":
+        return az.hdi(draws, prob=ci_prob, dim=list(SAMPLE_DIMS))
+    if ci_kind == "eti":
+        return az.eti(draws, prob=ci_prob, dim=list(SAMPLE_DIMS))
+    raise ValueError(f"ci_kind must be 'hdi' or 'eti', got {ci_kind!r}")
+
+
+def loss_interval(
+    fit: Fit,
+    *,
+    ci_prob: float = 0.9,
+    ci_kind: Literal["hdi", "eti"] = "hdi",
+    kind: Literal["mean", "new_run"] = "mean",
+    random_seed: int | None = None,
+    **inputs: ArrayLike | None,
+) -> pd.DataFrame:
+    """Median and credible interval of the loss at new inputs.
+
+    Parameters
+    ----------
+    fit : Fit
+    ci_prob : float
+        Interval probability (default 0.9).
+    ci_kind : {"hdi", "eti"}
+        Highest-density or equal-tailed interval.
+    kind : {"mean", "new_run"}
+        ``"mean"``: uncertainty about the law's loss at those inputs. ``"new_run"``: the loss one
+        new run would report, adding the fitted run-to-run noise (wider).
+    random_seed : int, optional
+        For ``"new_run"`` noise; defaults to one derived from the fit's seed.
+    **inputs
+        The law's inputs (``N=``, ``D=``, or ``N=`` and ``C=``); scalars or arrays.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: the inputs (N, D, C where known), ``median``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> bs.loss_interval(fit, N=7e10, D=1.4e12, ci_prob=0.9)  # doctest: +SKIP
+                  N             D             C    median     lower     upper
+    0  7.000000e+10  1.400000e+12  5.880000e+23  1.93...
+    """
+    draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
+    ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
+    cols = {k: draws.coords[k].values for k in ("N", "D", "C", *fit.law.inputs) if k in draws.coords}
+    return pd.DataFrame(
+        {
+            **cols,
+            "median": draws.median(SAMPLE_DIMS).values,
+            "lower": ci.sel(ci_bound="lower").values,
+            "upper": ci.sel(ci_bound="upper").values,
+        }
+    )
+
+
+def prob_below(
+    fit: Fit,
+    target: float,
+    *,
+    kind: Literal["mean", "new_run"] = "mean",
+    random_seed: int | None = None,
+    **inputs: ArrayLike | None,
+) -> float | np.ndarray:
+    """Posterior probability that the loss at the inputs is below ``target``.
+
+    Returns a float for scalar inputs, else an array with one value per point.
+
+    Examples
+    --------
+    >>> bs.prob_below(fit, 2.0, N=7e10, D=1.4e12)  # doctest: +SKIP
+    0.97
+    """
+    draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
+    p = (draws < target).mean(SAMPLE_DIMS).values
+    scalar = all(np.ndim(v) == 0 for v in inputs.values() if v is not None)
+    return float(p[0]) if scalar else p
+
+
+def posterior_predictive(fit: Fit, *, random_seed: int | None = None) -> xr.DataTree:
+    """Replicated log losses at the observed runs, for posterior predictive checks.
+
+    Returns a DataTree with ``posterior_predictive`` and ``observed_data`` groups holding
+    ``log_loss`` (dims ``chain, draw, run``), ready for ``arviz.plot_ppc_dist``.
+    """
+    runs = fit.runs
+    inputs: Mapping[str, np.ndarray] = {k: runs.column(k) for k in fit.law.inputs}
+    draws = loss_draws(fit, kind="new_run", random_seed=random_seed, **inputs)
+    ppc = np.log(draws).rename({"point": "run"}).drop_vars(list(draws.coords.keys() - set(SAMPLE_DIMS)))
+    ppc = ppc.assign_coords(run=np.arange(len(runs)))
+    obs = xr.DataArray(np.log(runs.loss), dims="run", coords={"run": np.arange(len(runs))})
+    return xr.DataTree.from_dict(
+        {
+            "posterior_predictive": xr.Dataset({"log_loss": ppc}),
+            "observed_data": xr.Dataset({"log_loss": obs}),
+        }
+    )

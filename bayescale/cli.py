@@ -1,0 +1,218 @@
+"""The ``bayescale`` command line: a thin layer over the public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+DEMO_EPILOG = """\
+The demo table is SIMULATED from Hoffmann et al. 2022's published law (see data/README.md in the
+repository); the true loss of the 10x run is printed beside the interval so you can check it.
+"""
+
+
+def _parse_pairs(text: str, what: str) -> dict[str, str]:
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"bayescale: {what} expects KEY=VALUE pairs separated by commas, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _parse_point(text: str) -> dict[str, float]:
+    out = {}
+    for key, value in _parse_pairs(text, "--predict").items():
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise SystemExit(f"bayescale: --predict {key}={value!r} is not a number") from None
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bayescale",
+        description="Bayesian inference on neural scaling laws (PyMC + ArviZ).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sampler_args(sp: argparse.ArgumentParser, draws: int = 1000) -> None:
+        sp.add_argument("--draws", type=int, default=draws, help="draws per chain (default %(default)s)")
+        sp.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default %(default)s)")
+        sp.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
+        sp.add_argument("--seed", type=int, default=None, help="random seed (recorded in the fit)")
+        sp.add_argument("--no-progress", action="store_true", help="hide the sampling progress bar")
+
+    demo = sub.add_parser(
+        "demo",
+        help="fit the shipped (simulated) run table and extrapolate to a 10x larger run",
+        description="Fit the Chinchilla law to the demo table shipped with bayescale, print the "
+        "parameter summary and the 90%% interval for a run with 10x the compute of the largest, "
+        "and write a PNG.",
+        epilog=DEMO_EPILOG,
+    )
+    demo.add_argument("--plot", default="bayescale_demo.png", help="PNG to write (default %(default)s)")
+    sampler_args(demo)
+    demo.set_defaults(func=_demo)
+
+    fitp = sub.add_parser(
+        "fit",
+        help="fit a law to a CSV of runs and print intervals at new points",
+        description="Fit a scaling law to a CSV of finished runs (one row per run).",
+    )
+    fitp.add_argument("runs", help="CSV file of runs")
+    fitp.add_argument("--law", default="chinchilla",
+                      help="chinchilla, kaplan, power_law[:N|D|C], kaplan_power[:N|D|C] (default %(default)s)")
+    fitp.add_argument("--map", default="", metavar="N=col,D=col,...",
+                      help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
+    fitp.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
+                      help="a point to predict; repeat for several")
+    fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
+    fitp.add_argument("--ci-kind", default="hdi", choices=["hdi", "eti"])
+    fitp.add_argument("--kind", default="mean", choices=["mean", "new_run"],
+                      help="interval of the law's mean loss, or of one new run's loss")
+    fitp.add_argument("--out", help="write the fit to this netCDF file")
+    fitp.add_argument("--plot", help="write a PNG of the fit (and the first --predict point)")
+    fitp.add_argument("--json", action="store_true",
+                      help="print one JSON object (summary, intervals, diagnostics) on stdout")
+    sampler_args(fitp)
+    fitp.set_defaults(func=_fit)
+    return p
+
+
+def _sample(bs, runs, law: str, args, likelihood: str = "normal"):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bs.SamplerWarning)
+        result = bs.fit(runs, law, likelihood=likelihood, draws=args.draws, tune=args.tune,
+                        chains=args.chains, random_seed=args.seed,
+                        progressbar=not args.no_progress)
+    problems = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
+    for msg in problems:
+        print(f"WARNING: {msg}", file=sys.stderr)
+    return result, problems
+
+
+def _save_plot(bs, result, path: str, point: dict[str, float] | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_nd = {"N", "D"} <= set(result.law.inputs)
+    ncols = 2 if (has_nd and point and {"N", "D"} <= point.keys()) else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(7 * ncols, 4.8), squeeze=False)
+    if has_nd:
+        bs.plots.plot_fit(result, ax=axes[0, 0])
+    else:
+        axes[0, 0].scatter(result.runs.column(result.law.inputs[0]), result.runs.loss)
+        axes[0, 0].set(xscale="log", yscale="log", xlabel=result.law.inputs[0], ylabel="loss")
+    if ncols == 2:
+        bs.plots.plot_extrapolation(result, N=point["N"], D=point["D"], ax=axes[0, 1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _demo(args) -> int:
+    import numpy as np
+
+    import bayescale as bs
+
+    runs = bs.load_demo_runs()
+    print(f"demo table (SIMULATED from Hoffmann et al. 2022's law): {runs!r}")
+    result, _ = _sample(bs, runs, "chinchilla", args)
+    print("\nposterior summary (natural scale, 94% HDI):")
+    print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+    top = np.flatnonzero(runs.C == runs.C.max())
+    best = top[np.argmin(runs.loss[top])]
+    N, D = runs.N[best] * np.sqrt(10), runs.D[best] * np.sqrt(10)
+    ci = bs.loss_interval(result, N=N, D=D, ci_prob=0.9)
+    new = bs.loss_interval(result, N=N, D=D, ci_prob=0.9, kind="new_run")
+    truth = bs.get_law("chinchilla")(N=N, D=D, **bs.get_law("chinchilla").example)
+    print(f"\n10x larger run (N and D of the best largest run times sqrt(10)): N={N:.3g}, D={D:.3g}, "
+          f"C={6 * N * D:.3g}")
+    print(f"  law's loss     median {ci['median'][0]:.4f}, 90% HDI [{ci['lower'][0]:.4f}, {ci['upper'][0]:.4f}]")
+    print(f"  one new run    median {new['median'][0]:.4f}, 90% HDI [{new['lower'][0]:.4f}, {new['upper'][0]:.4f}]")
+    print(f"  true law value {truth:.4f} (known because the data are simulated)")
+    print(f"  best observed  {runs.loss[best]:.4f} at C={runs.C[best]:.3g}")
+    _save_plot(bs, result, args.plot, {"N": N, "D": D})
+    print(f"\nwrote {args.plot}")
+    return 0
+
+
+def _fit(args) -> int:
+    import bayescale as bs
+
+    mapping = _parse_pairs(args.map, "--map")
+    unknown = set(mapping) - {"N", "D", "C", "loss", "run"}
+    if unknown:
+        raise SystemExit(f"bayescale: --map keys must be N, D, C, loss or run; got {sorted(unknown)}")
+    points = [_parse_point(p) for p in args.predict]
+    try:
+        runs = bs.RunTable.from_csv(args.runs, **mapping)
+        law = bs.get_law(args.law)
+        runs.check_law(law)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"bayescale: {err}") from None
+    result, problems = _sample(bs, runs, args.law, args, args.likelihood)
+    intervals = []
+    for point in points:
+        try:
+            row = bs.loss_interval(result, ci_prob=args.ci_prob, ci_kind=args.ci_kind,
+                                   kind=args.kind, **point)
+        except ValueError as err:
+            raise SystemExit(f"bayescale: --predict {point}: {err}") from None
+        intervals.append(row.iloc[0].to_dict())
+    if args.out:
+        result.save(args.out)
+    if args.plot:
+        _save_plot(bs, result, args.plot, points[0] if points else None)
+    summary = result.summary()
+    if args.json:
+        out = {
+            "law": result.law.spec,
+            "likelihood": args.likelihood,
+            "n_runs": len(runs),
+            "summary": {k: {c: float(v) for c, v in row.items()} for k, row in summary.iterrows()},
+            "intervals": [{k: float(v) for k, v in r.items()} for r in intervals],
+            "ci_prob": args.ci_prob,
+            "ci_kind": args.ci_kind,
+            "kind": args.kind,
+            "diagnostics": result.diagnostics(),
+            "sampler_problems": problems,
+            "random_seed": int(result.provenance["random_seed"]),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{result!r}\n")
+    print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
+    for r in intervals:
+        inputs = ", ".join(f"{k}={r[k]:.3g}" for k in ("N", "D", "C") if k in r)
+        print(f"\n{inputs}: median {r['median']:.4f}, {args.ci_prob:.0%} {args.ci_kind.upper()} "
+              f"[{r['lower']:.4f}, {r['upper']:.4f}] ({args.kind})")
+    if args.out:
+        print(f"\nwrote {args.out}")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bayescale`` command."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "plot", None) and Path(args.plot).suffix.lower() != ".png":
+        raise SystemExit(f"bayescale: --plot writes PNG; give a .png path, not {args.plot!r}")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

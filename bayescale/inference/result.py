@@ -1,0 +1,239 @@
+"""The result of a fit: law, priors, run table and posterior, with provenance; netCDF save/load."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..laws import Law, Prior, get_law
+from ..runs import RunTable
+
+__all__ = ["Fit", "load_fit", "SamplerWarning", "LawChangedWarning", "FitFileError"]
+
+
+class SamplerWarning(UserWarning):
+    """Divergences, R-hat above 1.01 or low effective sample size: the posterior may be wrong."""
+
+
+class LawChangedWarning(UserWarning):
+    """A saved fit whose law's source differs from the law registered now."""
+
+
+class FitFileError(ValueError):
+    """A file that is not a bayescale fit, or whose law is not registered."""
+
+
+#: Thresholds below which sampler trouble is reported (Vehtari et al. 2021).
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A fitted scaling law.
+
+    Attributes
+    ----------
+    law : Law
+    priors : dict of str to Prior
+        The priors actually used, keyed by sampled name.
+    likelihood : str
+    runs : RunTable
+    idata : xarray.DataTree
+        ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` groups; root attrs
+        hold the provenance (see :attr:`provenance`).
+    pivot : dict of str to float
+        The inputs' pivots used for sampling.
+    """
+
+    law: Law
+    priors: Mapping[str, Prior]
+    likelihood: str
+    runs: RunTable
+    idata: xr.DataTree
+    pivot: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Package version, law and source hash, priors, data hash, sampler settings, seed."""
+        return _decode_attrs(self.idata.attrs)
+
+    @property
+    def noise_names(self) -> tuple[str, ...]:
+        return ("sigma", "nu") if self.likelihood == "student_t" else ("sigma",)
+
+    @property
+    def var_names(self) -> list[str]:
+        """Natural-scale law parameters then the noise parameters."""
+        return [*self.law.param_names, *self.noise_names]
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """Posterior draws of the natural-scale parameters, dims ``(chain, draw)``."""
+        return self.idata.posterior.dataset[self.var_names]
+
+    def summary(self, *, ci_prob: float = 0.94, ci_kind: str = "hdi") -> pd.DataFrame:
+        """Posterior summary per natural-scale parameter.
+
+        Columns: mean, sd, the interval bounds, ess_bulk, ess_tail, r_hat (unrounded).
+        """
+        return az.summary(
+            self.idata,
+            var_names=self.var_names,
+            ci_prob=ci_prob,
+            ci_kind=ci_kind,
+            round_to="none",
+        ).drop(columns=["mcse_mean", "mcse_sd"], errors="ignore")
+
+    def diagnostics(self) -> dict[str, float]:
+        """Divergences, largest R-hat, smallest bulk and tail ESS over the law's parameters."""
+        return sampler_diagnostics(self.idata, self.var_names)
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the fit to netCDF (run table and provenance included; no pickle)."""
+        tree = self.idata.copy()
+        tree["runs"] = xr.DataTree(_runs_to_dataset(self.runs))
+        tree.to_netcdf(path, engine="h5netcdf")
+
+    def __repr__(self) -> str:
+        post = self.idata.posterior.sizes
+        return (
+            f"<Fit {self.law.spec} ({self.likelihood}) on {len(self.runs)} runs: "
+            f"{post['chain']} chains x {post['draw']} draws>"
+        )
+
+
+def sampler_diagnostics(idata: xr.DataTree, var_names: list[str]) -> dict[str, float]:
+    """The numbers behind :class:`SamplerWarning`."""
+    post = idata.posterior.dataset[var_names]
+    rhat = az.rhat(post)
+    ess_bulk = az.ess(post, method="bulk")
+    ess_tail = az.ess(post, method="tail")
+    div = idata.sample_stats.dataset["diverging"] if "sample_stats" in idata.children else None
+    return {
+        "divergences": int(div.sum()) if div is not None else 0,
+        "max_r_hat": float(max(rhat[v].max() for v in var_names)),
+        "min_ess_bulk": float(min(ess_bulk[v].min() for v in var_names)),
+        "min_ess_tail": float(min(ess_tail[v].min() for v in var_names)),
+    }
+
+
+def sampler_problems(diag: Mapping[str, float], n_chains: int) -> list[str]:
+    """Plain-language list of what is wrong with a run of the sampler (empty when all is well)."""
+    out = []
+    if diag["divergences"]:
+        out.append(
+            f"{diag['divergences']} divergent transitions: the posterior has regions the sampler "
+            "could not explore; raise target_accept (nuts={'target_accept': 0.95}) or "
+            "tighten priors"
+        )
+    if n_chains > 1 and diag["max_r_hat"] > RHAT_MAX:
+        out.append(
+            f"R-hat up to {diag['max_r_hat']:.3f} (> {RHAT_MAX}): chains disagree; run longer "
+            "(tune, draws) and check the priors"
+        )
+    ess_min = min(diag["min_ess_bulk"], diag["min_ess_tail"])
+    if ess_min < ESS_MIN:
+        out.append(
+            f"effective sample size down to {ess_min:.0f} (< {ESS_MIN}): intervals are noisy; "
+            "increase draws"
+        )
+    return out
+
+
+# -- provenance and netCDF -------------------------------------------------------------------
+
+_JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived")
+
+
+def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        out[f"bayescale_{key}"] = json.dumps(value) if key in _JSON_ATTRS else value
+    return out
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        if not key.startswith("bayescale_"):
+            continue
+        name = key.removeprefix("bayescale_")
+        out[name] = json.loads(value) if name in _JSON_ATTRS else value
+    return out
+
+
+def _runs_to_dataset(runs: RunTable) -> xr.Dataset:
+    df = runs.to_dataframe()
+    df.index = pd.RangeIndex(len(df), name="row")
+    for col in df.columns:
+        if df[col].dtype == object or isinstance(df[col].dtype, pd.StringDtype):
+            df[col] = df[col].astype(str)
+    ds = xr.Dataset.from_dataframe(df)
+    ds.attrs["derived"] = json.dumps(runs.derived)
+    ds.attrs["source"] = runs.source or ""
+    return ds
+
+
+def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
+    df = ds.to_dataframe().reset_index(drop=True)
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].astype(str)
+    return RunTable(df, derived=json.loads(ds.attrs.get("derived", "{}")),
+                    source=ds.attrs.get("source") or None)
+
+
+def load_fit(path: str | PathLike[str]) -> Fit:
+    """Read a fit written by :meth:`Fit.save`.
+
+    Warns with :class:`LawChangedWarning` when the law registered now has a different source hash
+    from the one the fit was made with; raises :class:`FitFileError` when the law is unknown
+    (register it, e.g. by running the cell that defines it, then load again).
+
+    Examples
+    --------
+    >>> fit.save("fit.nc")  # doctest: +SKIP
+    >>> again = bs.load_fit("fit.nc")  # doctest: +SKIP
+    """
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.close()
+    meta = _decode_attrs(tree.attrs)
+    if "law" not in meta or "runs" not in tree.children:
+        raise FitFileError(f"{path} is not a bayescale fit (no law or run table in it)")
+    try:
+        law = get_law(meta["law_spec"])
+    except ValueError as err:
+        raise FitFileError(f"{path}: {err}") from None
+    if law.source_hash != meta.get("law_source_hash"):
+        warnings.warn(
+            f"{path}: law {meta['law']!r} has changed since this fit was made (source hash "
+            f"{meta.get('law_source_hash', '?')[:12]} then, {law.source_hash[:12]} now); "
+            "predictions use the law as it is now. Refit to be safe.",
+            LawChangedWarning,
+            stacklevel=2,
+        )
+    runs = _runs_from_dataset(tree["runs"].to_dataset())
+    idata = tree.copy()
+    del idata["runs"]
+    priors = {k: Prior.from_dict(v) for k, v in meta["priors"].items()}
+    return Fit(law=law, priors=priors, likelihood=meta["likelihood"], runs=runs,
+               idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()})
+
+
+def make_attrs(**kwargs: Any) -> dict[str, Any]:
+    """Provenance attrs for a fit's DataTree root (JSON-encoded where needed)."""
+    return _encode_attrs(kwargs)
+
+
+def as_float_dict(d: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(np.asarray(v)) for k, v in d.items()}

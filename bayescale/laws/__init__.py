@@ -1,0 +1,25 @@
+"""What is fitted: scaling laws as small declarative objects (pure math, no PyMC model)."""
+
+from . import _ops as ops
+from .base import Law, LawError, Parameter, get_law, law, list_laws, register
+from .cards import read_prior_card
+from .final import chinchilla, kaplan, kaplan_power, power_law
+from .priors import Prior, PriorError
+
+__all__ = [
+    "Law",
+    "LawError",
+    "Parameter",
+    "Prior",
+    "PriorError",
+    "chinchilla",
+    "get_law",
+    "kaplan",
+    "kaplan_power",
+    "law",
+    "list_laws",
+    "ops",
+    "power_law",
+    "read_prior_card",
+    "register",
+]

@@ -1,0 +1,345 @@
+"""The run table: one row per finished run, canonical columns N, D, C, loss, validated on the way in."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..laws import Law
+
+__all__ = [
+    "RunTable",
+    "RunTableError",
+    "MissingColumnError",
+    "NonNumericError",
+    "NonFiniteError",
+    "NonPositiveError",
+    "TooFewSizesError",
+]
+
+CANONICAL = ("N", "D", "C", "loss")
+_MAX_LISTED = 8
+
+
+class RunTableError(ValueError):
+    """A run table that cannot be used as given; the message names the column and rows."""
+
+
+class MissingColumnError(RunTableError, KeyError):
+    """A required column is absent."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class NonNumericError(RunTableError):
+    """A column holds values that are not numbers."""
+
+
+class NonFiniteError(RunTableError):
+    """A column holds NaN or infinite values."""
+
+
+class NonPositiveError(RunTableError):
+    """N, D, C or loss is zero or negative."""
+
+
+class TooFewSizesError(RunTableError):
+    """Fewer distinct values of an input than the law needs to be identified."""
+
+
+def _rows(labels: Sequence[object], values: Sequence[object] | None = None) -> str:
+    labels = list(labels)
+    shown = labels[:_MAX_LISTED]
+    if values is not None:
+        values = [v.item() if hasattr(v, "item") else v for v in list(values)[:_MAX_LISTED]]
+        text = ", ".join(f"{r} ({v!r})" for r, v in zip(shown, values, strict=True))
+    else:
+        text = ", ".join(str(r) for r in shown)
+    more = f" and {len(labels) - _MAX_LISTED} more" if len(labels) > _MAX_LISTED else ""
+    return f"row{'s' if len(labels) > 1 else ''} {text}{more}"
+
+
+class RunTable:
+    """A validated table of training runs.
+
+    Canonical columns: ``N`` (parameters), ``D`` (training tokens), ``C`` (training FLOPs) and
+    ``loss`` (final loss, nats/token), all finite and positive; an optional ``run`` id; any other
+    columns of the source are kept unchanged. Build it with :meth:`from_dataframe` or
+    :meth:`from_csv`; the object is immutable and never holds a reference to the caller's frame.
+
+    Examples
+    --------
+    >>> import pandas as pd, bayescale as bs
+    >>> df = pd.DataFrame({"params": [1e8, 4e8, 1.6e9], "tokens": [2e9, 8e9, 3.2e10],
+    ...                    "loss": [3.3, 2.9, 2.6]})
+    >>> runs = bs.RunTable.from_dataframe(df, N="params", D="tokens")
+    >>> runs.C.tolist()  # C = 6 N D when only D is given
+    [1.2e+18, 1.92e+19, 3.072e+20]
+    """
+
+    __slots__ = ("_df", "_derived", "_source")
+
+    def __init__(self, df: pd.DataFrame, *, derived: Mapping[str, str] | None = None,
+                 source: str | None = None) -> None:
+        missing = [c for c in CANONICAL if c not in df.columns]
+        if missing:
+            raise MissingColumnError(
+                f"RunTable needs the columns {list(CANONICAL)}; missing {missing}. Build it "
+                "with RunTable.from_dataframe(df, N=..., D=..., loss=...) to map and validate."
+            )
+        object.__setattr__(self, "_df", df.copy())
+        object.__setattr__(self, "_derived", dict(derived or {}))
+        object.__setattr__(self, "_source", source)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("RunTable is immutable; its methods return new tables")
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        *,
+        N: str = "N",
+        D: str | None = None,
+        C: str | None = None,
+        loss: str = "loss",
+        run: str | None = None,
+        source: str | None = None,
+    ) -> RunTable:
+        """Map, validate and copy a DataFrame of runs.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            One row per run; it is copied, never modified.
+        N, loss : str
+            Columns holding parameters and final loss.
+        D, C : str, optional
+            Columns holding training tokens and FLOPs. By default the columns ``D`` and ``C``
+            are used when present. Give at least one: ``D = C / (6 N)`` when only C is known,
+            ``C = 6 N D`` when only D is.
+        run : str, optional
+            Column holding a run id (kept as ``run``).
+        source : str, optional
+            Where the table came from, shown in error messages and provenance.
+
+        Raises
+        ------
+        MissingColumnError, NonNumericError, NonFiniteError, NonPositiveError
+            Each names the column and the offending rows (by the frame's index) and says how to
+            fix it.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        where = f" in {source}" if source else ""
+        explicit = {"N": N, "loss": loss}
+        for key, col in (("D", D), ("C", C)):
+            if col is not None:
+                explicit[key] = col
+            elif key in df.columns:
+                explicit[key] = key
+        for key, col in explicit.items():
+            if col not in df.columns:
+                raise MissingColumnError(
+                    f"column {col!r} (for {key}) not found{where}; the table has columns "
+                    f"{list(df.columns)}. Pass {key}='<your column>' to map it."
+                )
+        if "D" not in explicit and "C" not in explicit:
+            raise MissingColumnError(
+                f"neither tokens D nor compute C found{where}: the table has columns "
+                f"{list(df.columns)}. Pass D='<tokens column>' or C='<FLOPs column>'."
+            )
+        if run is not None and run not in df.columns:
+            raise MissingColumnError(
+                f"run id column {run!r} not found{where}; the table has columns {list(df.columns)}"
+            )
+        used = set(explicit.values()) | ({run} if run else set())
+        for canon in (*CANONICAL, "run"):
+            if canon in df.columns and canon not in used:
+                raise RunTableError(
+                    f"column {canon!r}{where} would be overwritten by the mapped column "
+                    f"{explicit.get(canon, run)!r}; rename or drop {canon!r} first"
+                )
+
+        out = pd.DataFrame(index=df.index)
+        for key, col in explicit.items():
+            out[key] = _numeric_column(df[col], col, where)
+        for key, col in explicit.items():
+            _check_positive(out[key], col, where)
+        derived = {}
+        if "D" not in out:
+            out["D"] = out["C"] / (6.0 * out["N"])
+            derived["D"] = "C / (6 N)"
+        if "C" not in out:
+            out["C"] = 6.0 * out["N"] * out["D"]
+            derived["C"] = "6 N D"
+        out = out[list(CANONICAL)]
+        if run is not None:
+            out["run"] = df[run].to_numpy(copy=True)
+        for col in df.columns:
+            if col not in used:
+                out[col] = df[col].to_numpy(copy=True)
+        return cls(out, derived=derived, source=source)
+
+    @classmethod
+    def from_csv(cls, path: str | PathLike[str], **mapping: str | None) -> RunTable:
+        """Read a CSV file of runs; keywords as in :meth:`from_dataframe`.
+
+        Rows in error messages are numbered from 0 for the first data row (file line = row + 2).
+        """
+        df = pd.read_csv(path)
+        return cls.from_dataframe(df, source=str(path), **mapping)
+
+    # -- access -------------------------------------------------------------------------------
+    def _col(self, name: str) -> np.ndarray:
+        a = self._df[name].to_numpy(dtype=float, copy=True)
+        a.flags.writeable = False
+        return a
+
+    @property
+    def N(self) -> np.ndarray:  # noqa: N802 - literature symbol
+        """Parameters per run (read-only array)."""
+        return self._col("N")
+
+    @property
+    def D(self) -> np.ndarray:  # noqa: N802
+        """Training tokens per run (read-only array)."""
+        return self._col("D")
+
+    @property
+    def C(self) -> np.ndarray:  # noqa: N802
+        """Training FLOPs per run (read-only array)."""
+        return self._col("C")
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Final loss per run (read-only array)."""
+        return self._col("loss")
+
+    def column(self, name: str) -> np.ndarray:
+        """A numeric column by name, as a read-only float array."""
+        if name not in self._df.columns:
+            raise MissingColumnError(f"the run table has no column {name!r}: {list(self._df.columns)}")
+        return self._col(name)
+
+    @property
+    def run_ids(self) -> np.ndarray:
+        """Run ids: the ``run`` column when given, else the row labels."""
+        if "run" in self._df.columns:
+            return self._df["run"].to_numpy(copy=True)
+        return self._df.index.to_numpy(copy=True)
+
+    @property
+    def derived(self) -> dict[str, str]:
+        """Columns computed from others, e.g. ``{"D": "C / (6 N)"}``."""
+        return dict(self._derived)
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """A copy of the table as a DataFrame."""
+        return self._df.copy()
+
+    def __len__(self) -> int:
+        return len(self._df)
+
+    def __repr__(self) -> str:
+        extra = [c for c in self._df.columns if c not in (*CANONICAL, "run")]
+        der = f", derived {self._derived}" if self._derived else ""
+        return (
+            f"<RunTable: {len(self)} runs, {self.n_distinct('N')} sizes N "
+            f"{self.N.min():.3g}-{self.N.max():.3g}, D {self.D.min():.3g}-{self.D.max():.3g}"
+            f"{der}{', extra columns ' + str(extra) if extra else ''}>"
+        )
+
+    # -- derived tables -----------------------------------------------------------------------
+    def filter(self, mask: np.ndarray | Sequence[bool] | pd.Series) -> RunTable:
+        """A new table with the rows where ``mask`` is true."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(self),):
+            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
+        return RunTable(self._df[mask], derived=self._derived, source=self._source)
+
+    def drop_highest_loss(self, k: int) -> RunTable:
+        """A new table without the ``k`` runs of highest loss (as in Besiroglu et al. 2024)."""
+        order = np.argsort(self.loss, kind="stable")
+        keep = np.zeros(len(self), dtype=bool)
+        keep[order[: len(self) - k]] = True
+        return self.filter(keep)
+
+    # -- checks -------------------------------------------------------------------------------
+    def n_distinct(self, column: str) -> int:
+        """Number of distinct values in a column."""
+        return int(np.unique(self._col(column)).size)
+
+    def check_law(self, law: Law) -> None:
+        """Raise :class:`TooFewSizesError` when the table cannot identify ``law``.
+
+        Also raises :class:`MissingColumnError` when the law reads a column the table lacks.
+        """
+        for inp in law.inputs:
+            if inp not in self._df.columns:
+                raise MissingColumnError(
+                    f"law {law.spec!r} reads column {inp!r}, which the run table lacks; "
+                    f"it has {list(self._df.columns)}"
+                )
+        for col, need in law.min_distinct.items():
+            have = self.n_distinct(col)
+            if have < need:
+                raise TooFewSizesError(
+                    f"law {law.spec!r} needs at least {need} distinct values of {col} to be "
+                    f"identified; the run table has {have} ({sorted(np.unique(self._col(col)))}). "
+                    f"Add runs at other {col}, or fit a law with fewer parameters."
+                )
+
+    @property
+    def data_hash(self) -> str:
+        """sha256 of the canonical columns and run ids: identifies the data a fit saw."""
+        h = hashlib.sha256()
+        for c in CANONICAL:
+            h.update(np.ascontiguousarray(self._col(c)).tobytes())
+        h.update("\x1f".join(map(str, self.run_ids)).encode())
+        return h.hexdigest()
+
+
+def _numeric_column(col: pd.Series, name: str, where: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        raise NonNumericError(f"column {name!r}{where} holds booleans, not numbers")
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.astype(float)
+    else:
+        values = pd.to_numeric(col, errors="coerce")
+        bad = values.isna() & col.notna()
+        if bad.any():
+            raise NonNumericError(
+                f"column {name!r}{where} has non-numeric values at "
+                f"{_rows(col.index[bad], col[bad])}; convert them to numbers or drop those rows"
+            )
+        values = values.astype(float)
+    nonfinite = ~np.isfinite(values.to_numpy())
+    if nonfinite.any():
+        raise NonFiniteError(
+            f"column {name!r}{where} has missing (NaN) or infinite values at "
+            f"{_rows(col.index[nonfinite], col[nonfinite])}; drop or fill those rows "
+            "explicitly (bayescale never fills them for you)"
+        )
+    return values
+
+
+def _check_positive(values: pd.Series, name: str, where: str) -> None:
+    bad = values.to_numpy() <= 0
+    if bad.any():
+        raise NonPositiveError(
+            f"column {name!r}{where} must be > 0 but has {_rows(values.index[bad], values[bad])}; "
+            "scaling laws need positive sizes and losses (check units and sign)"
+        )

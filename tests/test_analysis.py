@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+import bayescale as bs
+from bayescale.analysis import PredictionInputError
+
+from .conftest import fake_fit
+
+
+def floor_only_fit(likelihood="normal", sigma=0.0):
+    """A posterior where the law's loss is exactly E (A = B = 0), so intervals are known."""
+    rng = np.random.default_rng(1)
+    shape = (4, 500)
+    draws = {"E": rng.uniform(1.5, 2.5, shape), "A": np.zeros(shape), "B": np.zeros(shape),
+             "alpha": np.full(shape, 0.3), "beta": np.full(shape, 0.3), "sigma": np.full(shape, sigma)}
+    if likelihood == "student_t":
+        draws["nu"] = np.full(shape, 3.0)
+    return fake_fit("chinchilla", draws, likelihood=likelihood), draws["E"]
+
+
+def test_predict_dims_and_values(chinchilla_fake_fit):
+    fit = chinchilla_fake_fit
+    out = bs.predict(fit, N=[1e9, 7e10], D=1.4e12)
+    assert out.dims == ("chain", "draw", "point") and out.shape == (4, 250, 2)
+    np.testing.assert_allclose(out.coords["C"], 6 * np.array([1e9, 7e10]) * 1.4e12)
+    p = fit.posterior.isel(chain=2, draw=17)
+    by_hand = float(p.E + p.A / 7e10**p.alpha + p.B / 1.4e12**p.beta)
+    assert float(out.isel(chain=2, draw=17, point=1)) == pytest.approx(by_hand, rel=1e-14)
+
+
+def test_eti_interval_and_median_are_exact_quantiles():
+    fit, E = floor_only_fit()
+    df = bs.loss_interval(fit, N=7e10, D=1.4e12, ci_prob=0.8, ci_kind="eti")
+    assert list(df.columns) == ["N", "D", "C", "median", "lower", "upper"]
+    assert df["median"][0] == pytest.approx(np.median(E))
+    assert df["lower"][0] == pytest.approx(np.quantile(E, 0.1))
+    assert df["upper"][0] == pytest.approx(np.quantile(E, 0.9))
+
+
+def test_hdi_of_uniform_has_the_right_mass():
+    fit, E = floor_only_fit()
+    df = bs.loss_interval(fit, N=7e10, D=1.4e12, ci_prob=0.9)
+    inside = np.mean((E >= df["lower"][0]) & (E <= df["upper"][0]))
+    assert inside == pytest.approx(0.9, abs=0.002)
+    assert df["upper"][0] - df["lower"][0] == pytest.approx(0.9, abs=0.02)  # width of U(1.5, 2.5) mass
+
+
+def test_prob_below_scalar_and_array():
+    fit, E = floor_only_fit()
+    assert bs.prob_below(fit, 1.8, N=7e10, D=1.4e12) == pytest.approx(np.mean(E < 1.8))
+    p = bs.prob_below(fit, 1.8, N=[7e10, 1e9], D=1.4e12)
+    assert p.shape == (2,) and p[0] == p[1]
+
+
+def test_new_run_adds_fitted_noise():
+    fit, _ = floor_only_fit(sigma=0.0)
+    a = bs.loss_interval(fit, N=7e10, D=1.4e12, kind="mean")
+    b = bs.loss_interval(fit, N=7e10, D=1.4e12, kind="new_run")
+    np.testing.assert_allclose(a[["lower", "upper"]], b[["lower", "upper"]])
+    # E fixed, noise sd 0.05 on log loss: the new-run interval is the lognormal one
+    shape = (4, 2000)
+    draws = {"E": np.full(shape, 2.0), "A": np.zeros(shape), "B": np.zeros(shape), "alpha": np.full(shape, 0.3),
+             "beta": np.full(shape, 0.3), "sigma": np.full(shape, 0.05)}
+    fit = fake_fit("chinchilla", draws)
+    c = bs.loss_interval(fit, N=7e10, D=1.4e12, kind="new_run", ci_kind="eti", ci_prob=0.9, random_seed=0)
+    assert c["lower"][0] == pytest.approx(2.0 * np.exp(-1.6449 * 0.05), rel=3e-3)
+    assert c["upper"][0] == pytest.approx(2.0 * np.exp(1.6449 * 0.05), rel=3e-3)
+    again = bs.loss_interval(fit, N=7e10, D=1.4e12, kind="new_run", ci_kind="eti", ci_prob=0.9, random_seed=0)
+    assert c.equals(again)
+
+
+def test_student_t_new_run_is_heavier_tailed():
+    fit_n, _ = floor_only_fit("normal", sigma=0.02)
+    fit_t, _ = floor_only_fit("student_t", sigma=0.02)
+    n = bs.analysis.loss_draws(fit_n, kind="new_run", N=1e10, D=1e11) / bs.predict(fit_n, N=1e10, D=1e11)
+    t = bs.analysis.loss_draws(fit_t, kind="new_run", N=1e10, D=1e11) / bs.predict(fit_t, N=1e10, D=1e11)
+    assert float(np.abs(np.log(t)).quantile(0.999)) > float(np.abs(np.log(n)).quantile(0.999))
+
+
+def test_inputs_from_N_and_C(chinchilla_fake_fit):
+    a = bs.loss_interval(chinchilla_fake_fit, N=7e10, C=5.88e23)
+    b = bs.loss_interval(chinchilla_fake_fit, N=7e10, D=1.4e12)
+    np.testing.assert_allclose(a[["median", "lower", "upper"]], b[["median", "lower", "upper"]])
+
+
+def test_bad_prediction_inputs(chinchilla_fake_fit):
+    with pytest.raises(PredictionInputError, match=r"missing \['D'\]"):
+        bs.predict(chinchilla_fake_fit, N=1e9)
+    with pytest.raises(PredictionInputError, match="N must be finite and > 0.*-1"):
+        bs.predict(chinchilla_fake_fit, N=[1e9, -1.0], D=1e10)
+    with pytest.raises(PredictionInputError, match="broadcast"):
+        bs.predict(chinchilla_fake_fit, N=[1e9, 2e9], D=[1e10, 2e10, 3e10])
+
+
+def test_posterior_predictive_groups(chinchilla_fake_fit):
+    pp = bs.posterior_predictive(chinchilla_fake_fit, random_seed=0)
+    n = len(chinchilla_fake_fit.runs)
+    assert pp.posterior_predictive["log_loss"].shape == (4, 250, n)
+    np.testing.assert_allclose(pp.observed_data["log_loss"], np.log(chinchilla_fake_fit.runs.loss))

@@ -1,0 +1,50 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bayescale.cli import main
+
+
+def test_help_is_clean():
+    out = subprocess.run([sys.executable, "-m", "bayescale.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == ""
+    assert "demo" in out.stdout and "fit" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "bayescale.cli", "fit", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--predict" in out.stdout and out.stderr == ""
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    path.write_text("params,tokens,loss\n1e8,2e9,3.3\n2e8,4e9,-1\n4e8,8e9,2.9\n")
+    with pytest.raises(SystemExit, match=r"bayescale: column 'loss'.*must be > 0.*row 1 \(-1.0\)"):
+        main(["fit", str(path), "--map", "N=params,D=tokens"])
+    with pytest.raises(SystemExit, match="--map keys must be"):
+        main(["fit", str(path), "--map", "size=params"])
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        main(["fit", str(path), "--predict", "N7e10"])
+    good = tmp_path / "good.csv"
+    good.write_text("params,tokens,loss\n1e8,2e9,3.3\n2e8,4e9,3.1\n4e8,8e9,2.9\n")
+    with pytest.raises(SystemExit, match="unknown law"):
+        main(["fit", str(good), "--map", "N=params,D=tokens", "--law", "chinchila"])
+    with pytest.raises(SystemExit, match="at least 4 distinct values of C"):
+        main(["fit", str(good), "--map", "N=params,D=tokens", "--law", "power_law"])
+
+
+@pytest.mark.slow
+def test_fit_json_end_to_end(tmp_path, capsys):
+    from .conftest import isoflop_runs
+
+    path = tmp_path / "runs.csv"
+    isoflop_runs(noise_sd=0.01, seed=5).to_dataframe().rename(columns={"N": "params"}).to_csv(path, index=False)
+    rc = main(["fit", str(path), "--map", "N=params", "--predict", "N=7e10,D=1.4e12", "--draws", "300",
+               "--tune", "500", "--seed", "3", "--json", "--no-progress", "--out", str(tmp_path / "f.nc"),
+               "--plot", str(tmp_path / "f.png")])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["summary"]) == {"E", "A", "B", "alpha", "beta", "sigma"}
+    (iv,) = out["intervals"]
+    assert iv["lower"] < 1.9367 < iv["upper"]  # Hoffmann et al.'s law at Chinchilla-70B
+    assert out["random_seed"] == 3 and out["diagnostics"]["divergences"] == 0
+    assert (tmp_path / "f.nc").exists() and (tmp_path / "f.png").stat().st_size > 10_000

@@ -1,0 +1,52 @@
+"""Recovery of known parameters from simulated isoFLOP runs: the honest test of the engine."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bayescale as bs
+
+from .conftest import CHINCHILLA_TRUE, isoflop_runs
+
+pytestmark = pytest.mark.slow
+
+KAPLAN_TRUE = {"Nc": 8.8e13, "Dc": 5.4e13, "aN": 0.076, "aD": 0.095}
+
+
+def check_recovery(fit, truth):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summ = fit.summary(ci_prob=0.94, ci_kind="hdi")
+    for name, value in truth.items():
+        lo, hi = summ.loc[name, "hdi94_lb"], summ.loc[name, "hdi94_ub"]
+        assert lo < value < hi, f"{name}: truth {value} outside 94% HDI [{lo}, {hi}]"
+    diag = fit.diagnostics()
+    assert diag["divergences"] == 0, diag
+    assert diag["max_r_hat"] < 1.01, diag
+    assert summ.loc["sigma", "hdi94_lb"] < 0.02 < summ.loc["sigma", "hdi94_ub"]
+
+
+@pytest.mark.parametrize("law,truth", [("chinchilla", CHINCHILLA_TRUE), ("kaplan", KAPLAN_TRUE)])
+def test_recovery_nutpie(law, truth):
+    runs = isoflop_runs(law, truth, noise_sd=0.02, seed=11)
+    fit = bs.fit(runs, law, draws=1000, tune=1000, chains=4, random_seed=2, progressbar=False)
+    check_recovery(fit, truth)
+
+
+def test_recovery_pymc_nuts():
+    """The pure-PyMC path (no nutpie installed) recovers the same law."""
+    runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=11)
+    fit = bs.fit(runs, "chinchilla", draws=500, tune=1000, chains=4, random_seed=2, progressbar=False,
+                 nuts_sampler="pymc")
+    assert fit.provenance["sampler"]["library"] == "pymc"
+    check_recovery(fit, CHINCHILLA_TRUE)
+
+
+def test_sampler_trouble_is_reported():
+    """Too few draws to trust: the user is told, not left to find out."""
+    runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=11)
+    with pytest.warns(bs.SamplerWarning, match="effective sample size"):
+        fit = bs.fit(runs, "chinchilla", draws=30, tune=30, chains=2, random_seed=0, progressbar=False)
+    assert fit.diagnostics()["min_ess_bulk"] < 400
+    assert np.isfinite(fit.diagnostics()["max_r_hat"])

@@ -1,0 +1,65 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import bayescale as bs
+from bayescale.inference import FitFileError, LawChangedWarning
+from bayescale.laws import Parameter, Prior
+
+from .conftest import fake_fit, isoflop_runs
+
+
+def test_save_load_round_trip(tmp_path, chinchilla_fake_fit):
+    fit = chinchilla_fake_fit
+    path = tmp_path / "fit.nc"
+    fit.save(path)
+    back = bs.load_fit(path)
+    xr.testing.assert_allclose(back.posterior, fit.posterior)
+    pd.testing.assert_frame_equal(back.runs.to_dataframe().reset_index(drop=True),
+                                  fit.runs.to_dataframe().reset_index(drop=True))
+    assert back.runs.data_hash == fit.runs.data_hash == back.provenance["data_hash"]
+    assert back.priors == fit.priors and back.likelihood == "normal"
+    assert back.provenance["law_source_hash"] == fit.law.source_hash
+    assert back.provenance["version"] == bs.__version__
+    np.testing.assert_allclose(bs.loss_interval(back, N=7e10, D=1.4e12), bs.loss_interval(fit, N=7e10, D=1.4e12))
+
+
+def _user_law(offset):
+    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, parameters=[
+        Parameter("E", Prior("Normal", mu=0.5, sigma=1), 1.5, "floor", log=True),
+        Parameter("alpha", Prior("LogNormal", mu=-1, sigma=1), 0.2, "exponent"),
+    ])
+    def io_test_law(N, E, alpha):
+        return E + offset * N**-alpha
+
+    return io_test_law
+
+
+def test_changed_law_warns_on_load(tmp_path):
+    _user_law(1.0)
+    runs = isoflop_runs()
+    shape = (2, 10)
+    fit = fake_fit("io_test_law", {"E": np.full(shape, 1.7), "alpha": np.full(shape, 0.3),
+                                   "sigma": np.full(shape, 0.01)}, runs)
+    fit.save(tmp_path / "f.nc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LawChangedWarning)
+        bs.load_fit(tmp_path / "f.nc")  # unchanged: no warning
+    _user_law(2.0)  # same name, new body: a different source line (offset differs only at run time)
+    reg = bs.get_law("io_test_law")
+
+    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, parameters=list(reg.parameters))
+    def io_test_law(N, E, alpha):
+        return E + 3.0 * N**-alpha
+
+    with pytest.warns(LawChangedWarning, match="has changed since this fit was made"):
+        bs.load_fit(tmp_path / "f.nc")
+
+
+def test_not_a_fit(tmp_path):
+    xr.Dataset({"x": ("i", [1.0])}).to_netcdf(tmp_path / "x.nc", engine="h5netcdf")
+    with pytest.raises(FitFileError, match="not a bayescale fit"):
+        bs.load_fit(tmp_path / "x.nc")
