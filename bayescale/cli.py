@@ -42,11 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def sampler_args(sp: argparse.ArgumentParser, draws: int = 1000) -> None:
-        sp.add_argument("--draws", type=int, default=draws, help="draws per chain (default %(default)s)")
+    def sampler_args(sp: argparse.ArgumentParser, seed: int | None = None) -> None:
+        sp.add_argument("--draws", type=int, default=1000, help="draws per chain (default %(default)s)")
         sp.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default %(default)s)")
         sp.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
-        sp.add_argument("--seed", type=int, default=None, help="random seed (recorded in the fit)")
+        sp.add_argument("--seed", type=int, default=seed,
+                        help="random seed, recorded in the fit (default: %(default)s; none = drawn and printed)")
         sp.add_argument("--no-progress", action="store_true", help="hide the sampling progress bar")
 
     demo = sub.add_parser(
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=DEMO_EPILOG,
     )
     demo.add_argument("--plot", default="bayescale_demo.png", help="PNG to write (default %(default)s)")
-    sampler_args(demo)
+    sampler_args(demo, seed=2022)
     demo.set_defaults(func=_demo)
 
     fitp = sub.add_parser(
@@ -193,7 +194,7 @@ def _fit(args) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{result!r}\n")
+    print(f"{result!r}, random_seed={result.provenance['random_seed']}\n")
     print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
     for r in intervals:
         inputs = ", ".join(f"{k}={r[k]:.3g}" for k in ("N", "D", "C") if k in r)

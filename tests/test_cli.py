@@ -48,3 +48,16 @@ def test_fit_json_end_to_end(tmp_path, capsys):
     assert iv["lower"] < 1.9367 < iv["upper"]  # Hoffmann et al.'s law at Chinchilla-70B
     assert out["random_seed"] == 3 and out["diagnostics"]["divergences"] == 0
     assert (tmp_path / "f.nc").exists() and (tmp_path / "f.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_demo_runs_and_covers_the_simulated_truth(tmp_path, capsys):
+    png = tmp_path / "demo.png"
+    assert main(["demo", "--draws", "500", "--no-progress", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED" in out and "posterior summary" in out
+    line = next(x for x in out.splitlines() if "law's loss" in x)
+    lo, hi = (float(v) for v in line.split("[")[1].rstrip("]").split(","))
+    truth = float(next(x for x in out.splitlines() if "true law value" in x).split()[3])
+    assert lo < truth < hi
+    assert png.stat().st_size > 20_000
