@@ -50,3 +50,14 @@ def test_sampler_trouble_is_reported():
         fit = bs.fit(runs, "chinchilla", draws=30, tune=30, chains=2, random_seed=0, progressbar=False)
     assert fit.diagnostics()["min_ess_bulk"] < 400
     assert np.isfinite(fit.diagnostics()["max_r_hat"])
+
+
+def test_compare_prefers_the_true_law():
+    runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.01, seed=4)
+    fits = {law: bs.fit(runs, law, draws=500, random_seed=1, progressbar=False) for law in ("chinchilla", "kaplan")}
+    table = bs.analysis.compare(fits)
+    assert table.index[0] == "chinchilla"
+    assert -table.loc["kaplan", "elpd_diff"] > 2 * table.loc["kaplan", "dse"]  # elpd_diff <= 0: gap to best
+    with pytest.raises(bs.analysis.CompareError, match="different run tables"):
+        bs.analysis.compare({"a": fits["chinchilla"], "b": bs.fit(runs.drop_highest_loss(1), draws=100, tune=200,
+                                                                     random_seed=1, progressbar=False)})

@@ -1,5 +1,6 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
+from .compare import CompareError, compare
 from .predict import (
     PredictionInputError,
     interval,
@@ -11,6 +12,8 @@ from .predict import (
 )
 
 __all__ = [
+    "CompareError",
+    "compare",
     "PredictionInputError",
     "interval",
     "loss_draws",
