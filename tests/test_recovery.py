@@ -61,3 +61,19 @@ def test_compare_prefers_the_true_law():
     with pytest.raises(bs.analysis.CompareError, match="different run tables"):
         bs.analysis.compare({"a": fits["chinchilla"], "b": bs.fit(runs.drop_highest_loss(1), draws=100, tune=200,
                                                                      random_seed=1, progressbar=False)})
+
+
+def test_backtest_on_the_largest_runs_is_calibrated_when_the_law_is_right():
+    runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=7,
+                        budgets=(1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22, 3e22))
+    bt = bs.analysis.backtest(runs, "chinchilla", holdout=0.3, ci_probs=(0.5, 0.9),
+                              fit_kwargs={"random_seed": 3, "progressbar": False})
+    assert len(bt.table) == 21 and bt.table["C"].min() > 0.99e21  # the three largest budgets
+    assert bt.fit.runs.C.max() < bt.table["C"].min()
+    cov = bt.coverage()
+    assert 0.3 <= cov[0.5] <= 0.75 and cov[0.9] >= 0.75, cov
+    assert bt.are() < 0.03
+    mean_only = bs.analysis.loss_interval(bt.fit, N=bt.table["N"].to_numpy(), D=bt.table["D"].to_numpy(),
+                                          ci_prob=0.9, ci_kind="eti")
+    inside = (bt.table["loss"] >= mean_only["lower"]) & (bt.table["loss"] <= mean_only["upper"])
+    assert inside.mean() < cov[0.9]  # the law's mean alone is too narrow for a new run

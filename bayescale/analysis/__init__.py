@@ -1,5 +1,6 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
+from .backtest import Backtest, backtest
 from .compare import CompareError, compare
 from .predict import (
     PredictionInputError,
@@ -12,6 +13,8 @@ from .predict import (
 )
 
 __all__ = [
+    "Backtest",
+    "backtest",
     "CompareError",
     "compare",
     "PredictionInputError",
