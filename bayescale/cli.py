@@ -91,15 +91,26 @@ def _parser() -> argparse.ArgumentParser:
 def _sample(bs, runs, law: str, args, likelihood: str = "normal"):
     import warnings
 
+    # --json keeps stdout for the JSON object alone: no progress bar there
+    progress = not (args.no_progress or getattr(args, "json", False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.SamplerWarning)
         result = bs.fit(runs, law, likelihood=likelihood, draws=args.draws, tune=args.tune,
-                        chains=args.chains, random_seed=args.seed,
-                        progressbar=not args.no_progress)
-    problems = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
-    for msg in problems:
-        print(f"WARNING: {msg}", file=sys.stderr)
+                        chains=args.chains, random_seed=args.seed, progressbar=progress)
+    problems = []
+    for w in caught:
+        if issubclass(w.category, bs.SamplerWarning):
+            problems.append(str(w.message))
+            print(f"WARNING: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return result, problems
+
+
+def _finite_or_none(v: float) -> float | None:
+    """JSON has no NaN: R-hat of a single chain, say, is written as null."""
+    v = float(v)
+    return v if v == v and abs(v) != float("inf") else None
 
 
 def _save_plot(bs, result, path: str, point: dict[str, float] | None) -> None:
@@ -158,12 +169,22 @@ def _fit(args) -> int:
     if unknown:
         raise SystemExit(f"bayescale: --map keys must be N, D, C, loss or run; got {sorted(unknown)}")
     points = [_parse_point(p) for p in args.predict]
+    if not 0 < args.ci_prob < 1:
+        raise SystemExit(f"bayescale: --ci-prob is a probability in (0, 1), e.g. 0.9; got {args.ci_prob}")
+    for out in (args.out, args.plot):
+        if out and not Path(out).resolve().parent.is_dir():
+            raise SystemExit(f"bayescale: cannot write {out}: folder {Path(out).parent} does not exist")
     try:
         runs = bs.RunTable.from_csv(args.runs, **mapping)
         law = bs.get_law(args.law)
         runs.check_law(law)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"bayescale: {err}") from None
+    accepted = sorted({"N", "D", "C", *law.inputs})
+    for point in points:
+        unknown = sorted(set(point) - set(accepted))
+        if unknown:
+            raise SystemExit(f"bayescale: --predict {unknown}: law {law.spec!r} takes {accepted}")
     result, problems = _sample(bs, runs, args.law, args, args.likelihood)
     intervals = []
     for point in points:
@@ -183,16 +204,16 @@ def _fit(args) -> int:
             "law": result.law.spec,
             "likelihood": args.likelihood,
             "n_runs": len(runs),
-            "summary": {k: {c: float(v) for c, v in row.items()} for k, row in summary.iterrows()},
-            "intervals": [{k: float(v) for k, v in r.items()} for r in intervals],
+            "summary": {k: {c: _finite_or_none(v) for c, v in row.items()} for k, row in summary.iterrows()},
+            "intervals": [{k: _finite_or_none(v) for k, v in r.items()} for r in intervals],
             "ci_prob": args.ci_prob,
             "ci_kind": args.ci_kind,
             "kind": args.kind,
-            "diagnostics": result.diagnostics(),
+            "diagnostics": {k: _finite_or_none(v) for k, v in result.diagnostics().items()},
             "sampler_problems": problems,
             "random_seed": int(result.provenance["random_seed"]),
         }
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, allow_nan=False))
         return 0
     print(f"{result!r}, random_seed={result.provenance['random_seed']}\n")
     print(summary.to_string(float_format=lambda v: f"{v:.4g}"))

@@ -45,11 +45,13 @@ def test_hdi_of_uniform_has_the_right_mass():
     assert df["upper"][0] - df["lower"][0] == pytest.approx(0.9, abs=0.02)  # width of U(1.5, 2.5) mass
 
 
-def test_prob_below_scalar_and_array():
+def test_prob_below_scalar_and_array(chinchilla_fake_fit):
     fit, E = floor_only_fit()
     assert bs.prob_below(fit, 1.8, N=7e10, D=1.4e12) == pytest.approx(np.mean(E < 1.8))
-    p = bs.prob_below(fit, 1.8, N=[7e10, 1e9], D=1.4e12)
-    assert p.shape == (2,) and p[0] == p[1]
+    fit = chinchilla_fake_fit
+    p = bs.prob_below(fit, 2.0, N=[7e10, 1e10], D=1.4e12)
+    one = [bs.prob_below(fit, 2.0, N=n, D=1.4e12) for n in (7e10, 1e10)]
+    assert p.shape == (2,) and p.tolist() == one and 0.0 < one[1] < one[0] < 1.0
 
 
 def test_new_run_adds_fitted_noise():
@@ -88,6 +90,10 @@ def test_bad_prediction_inputs(chinchilla_fake_fit):
         bs.predict(chinchilla_fake_fit, N=1e9)
     with pytest.raises(PredictionInputError, match="N must be finite and > 0.*-1"):
         bs.predict(chinchilla_fake_fit, N=[1e9, -1.0], D=1e10)
+    with pytest.raises(PredictionInputError, match=r"unknown argument\(s\) \['hdi_prob'\]"):
+        bs.loss_interval(chinchilla_fake_fit, N=7e10, D=1.4e12, hdi_prob=0.5)
+    with pytest.raises(PredictionInputError, match="C disagrees with 6 N D"):
+        bs.predict(chinchilla_fake_fit, N=7e10, D=1.4e12, C=1.0)
     with pytest.raises(PredictionInputError, match="broadcast"):
         bs.predict(chinchilla_fake_fit, N=[1e9, 2e9], D=[1e10, 2e10, 3e10])
 

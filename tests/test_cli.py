@@ -51,6 +51,26 @@ def test_fit_json_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_json_stdout_is_valid_json_with_progress_and_one_chain(tmp_path, capsys):
+    from .conftest import isoflop_runs
+
+    path = tmp_path / "runs.csv"
+    isoflop_runs(noise_sd=0.01, seed=5).to_dataframe().to_csv(path, index=False)
+    rc = main(["fit", str(path), "--draws", "30", "--tune", "30", "--chains", "1", "--seed", "1", "--json",
+               "--predict", "N=7e10,D=1.4e12"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)  # no progress bar, no NaN
+    assert "WARNING:" in captured.err and "effective sample size" in captured.err  # too few draws: told
+    assert out["sampler_problems"]
+    assert out["summary"]["E"]["r_hat"] is None and out["diagnostics"]["max_r_hat"] is None
+    with pytest.raises(SystemExit, match="--predict \\['T'\\]"):
+        main(["fit", str(path), "--predict", "N=7e10,D=1.4e12,T=5"])
+    with pytest.raises(SystemExit, match="--ci-prob is a probability"):
+        main(["fit", str(path), "--ci-prob", "90"])
+
+
+@pytest.mark.slow
 def test_demo_runs_and_covers_the_simulated_truth(tmp_path, capsys):
     png = tmp_path / "demo.png"
     assert main(["demo", "--draws", "500", "--no-progress", "--plot", str(png)]) == 0

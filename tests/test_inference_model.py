@@ -61,15 +61,22 @@ def test_prior_override_and_errors(runs):
         resolve_priors(bs.get_law("chinchilla"), "normal", {"A": Prior("Normal", mu=6, sigma=1)})
     with pytest.raises(PriorError, match="not a PyMC distribution"):
         resolve_priors(bs.get_law("chinchilla"), "normal", {"alpha": Prior("Nromal", mu=0, sigma=1)})
-    with pytest.raises(PriorError, match="no location parameter"):
-        build_model(runs, "chinchilla", priors={"log_A": Prior("HalfNormal", sigma=5)})
+    for not_location in (Prior("HalfNormal", sigma=5), Prior("LogNormal", mu=1.8, sigma=0.3)):
+        with pytest.raises(PriorError, match="not a location family"):
+            build_model(runs, "chinchilla", priors={"log_A": not_location})
     with pytest.raises(ValueError, match="likelihood='huber' is not known"):
         build_model(runs, "chinchilla", likelihood="huber")
 
 
 def test_shifted_prior_keeps_natural_prior(runs):
-    """Prior draws of the natural log A follow the declared Normal(6, 3) despite the pivot."""
+    """Prior draws of the natural log A follow the declared prior despite the pivot."""
     prior = bs.sample_prior_predictive(runs, "chinchilla", draws=4000, random_seed=0)
     log_A = prior.prior["log_A"].values.ravel()
     assert abs(log_A.mean() - 6.0) < 0.15 and abs(log_A.std() - 3.0) < 0.15
     assert prior.prior_predictive["log_loss"].dims == ("chain", "draw", "run")
+    # a bounded location family: Uniform(2, 9) on log A stays Uniform(2, 9)
+    prior = bs.sample_prior_predictive(runs, "chinchilla", priors={"log_A": Prior("Uniform", lower=2, upper=9)},
+                                       draws=4000, random_seed=1)
+    log_A = prior.prior["log_A"].values.ravel()
+    assert 2.0 <= log_A.min() < 2.05 and 8.95 < log_A.max() <= 9.0
+    assert abs(log_A.mean() - 5.5) < 0.1

@@ -123,5 +123,29 @@ def test_prior_cards_parse_and_default_card_matches_code():
     for card in cards:
         law, priors = read_prior_card(card)
         resolve_priors(get_law(law), "normal", priors)  # every prior valid for PyMC
-    law, priors = read_prior_card(cards[0].parent / "chinchilla_default.toml")
+    law, priors = read_prior_card("chinchilla_default")  # by name, as an installed user would
     assert priors == resolve_priors(get_law(law), "normal", None)
+    assert {c.stem for c in cards} <= set(bs.laws.list_prior_cards())
+
+
+def test_missing_scale_declaration_is_caught_at_declaration():
+    params = [Parameter("E", Prior("Normal", mu=0.5, sigma=1), 1.7, "floor", log=True),
+              Parameter("A", Prior("Normal", mu=5, sigma=5), 50.0, "amp", log=True),  # no scale=
+              Parameter("alpha", Prior("LogNormal", mu=-1, sigma=1), 0.3, "exponent")]
+
+    def body(N, E, A, alpha):
+        return E + A * N**-alpha
+
+    with pytest.raises(LawError, match="changes when its inputs are rescaled"):
+        bs.law(name="missing_scale_law", inputs=["N"], parameters=params)(body)
+    assert "missing_scale_law" not in list_laws()
+    no_pivot = bs.law(name="no_pivot_law", inputs=["N"], parameters=params, pivot=False, overwrite=True)(body)
+    runs = bs.RunTable.from_dataframe(__import__("pandas").DataFrame(
+        {"N": [1e8, 1e9, 1e10, 1e11], "D": [1e10] * 4, "loss": [3.0, 2.6, 2.3, 2.1]}))
+    assert bs.inference.pivots(runs, no_pivot) == {"N": 1.0}
+
+
+def test_cauchy_is_a_location_family_and_lognormal_is_not():
+    assert Prior("Cauchy", alpha=6, beta=2).location_keys() == ("alpha",)
+    assert Prior("LogNormal", mu=1, sigma=1).location_keys() == ()
+    assert Prior("Uniform", lower=0, upper=1).location_keys() == ("lower", "upper")

@@ -1,4 +1,6 @@
-"""Imports flow laws -> runs -> inference -> analysis -> plots; analysis and plots never import PyMC."""
+"""Imports flow laws -> runs -> inference -> analysis -> plots: each module's own import statements may
+name only its own or earlier layers, and analysis and plots never import PyMC themselves (they may use
+the inference layer's results, which do)."""
 
 import ast
 from pathlib import Path

@@ -22,7 +22,7 @@ def epoch_fit():
     return bs.fit(runs, "chinchilla", likelihood="student_t", random_seed=2024, progressbar=False)
 
 
-@pytest.mark.parametrize("name", ["E", "alpha", "beta"])
+@pytest.mark.parametrize("name", ["E", "A", "B", "alpha", "beta"])
 def test_medians_inside_replication_intervals(epoch_fit, name):
     median = float(epoch_fit.posterior[name].median())
     lo, hi = REPLICATION_95[name]

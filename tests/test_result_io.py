@@ -28,7 +28,7 @@ def test_save_load_round_trip(tmp_path, chinchilla_fake_fit):
 
 
 def _user_law(offset):
-    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, parameters=[
+    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, pivot=False, parameters=[
         Parameter("E", Prior("Normal", mu=0.5, sigma=1), 1.5, "floor", log=True),
         Parameter("alpha", Prior("LogNormal", mu=-1, sigma=1), 0.2, "exponent"),
     ])
@@ -51,7 +51,7 @@ def test_changed_law_warns_on_load(tmp_path):
     _user_law(2.0)  # same name, new body: a different source line (offset differs only at run time)
     reg = bs.get_law("io_test_law")
 
-    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, parameters=list(reg.parameters))
+    @bs.law(name="io_test_law", inputs=["N"], overwrite=True, pivot=False, parameters=list(reg.parameters))
     def io_test_law(N, E, alpha):
         return E + 3.0 * N**-alpha
 
@@ -63,3 +63,24 @@ def test_not_a_fit(tmp_path):
     xr.Dataset({"x": ("i", [1.0])}).to_netcdf(tmp_path / "x.nc", engine="h5netcdf")
     with pytest.raises(FitFileError, match="not a bayescale fit"):
         bs.load_fit(tmp_path / "x.nc")
+
+
+def test_round_trip_of_filtered_table_with_text_and_times(tmp_path):
+    base = isoflop_runs(noise_sd=0.0).to_dataframe()
+    base["note"] = ["ok"] * len(base)
+    base.loc[3, "note"] = np.nan
+    base["finished"] = pd.date_range("2024-01-01", periods=len(base), freq="D", tz="Europe/Paris")
+    base["lr"] = np.linspace(1e-4, 3e-4, len(base))
+    runs = bs.RunTable.from_dataframe(base).drop_highest_loss(3)  # index now has gaps
+    shape = (2, 10)
+    draws = {k: np.full(shape, v) for k, v in {"E": 1.7, "A": 400.0, "B": 400.0, "alpha": 0.3, "beta": 0.3,
+                                               "sigma": 0.01}.items()}
+    fit = fake_fit("chinchilla", draws, runs)
+    fit.save(tmp_path / "f.nc")
+    back = bs.load_fit(tmp_path / "f.nc")
+    assert back.runs.data_hash == runs.data_hash == back.provenance["data_hash"]
+    got, want = back.runs.to_dataframe(), runs.to_dataframe().reset_index(drop=True)
+    assert got["note"].isna().sum() == want["note"].isna().sum() == 1
+    assert list(got["note"].dropna()) == list(want["note"].dropna())
+    assert str(got["finished"].dt.tz) == "Europe/Paris" and (got["finished"] == want["finished"]).all()
+    np.testing.assert_array_equal(got["lr"], want["lr"])

@@ -125,3 +125,48 @@ def test_demo_table_is_the_generated_one():
     package_copy = root / "bayescale" / "data" / "demo_runs.csv"
     assert (root / "data" / "demo_runs.csv").read_bytes() == package_copy.read_bytes()
     assert len(bs.load_demo_runs()) == len(shipped)
+
+
+def test_type_and_structure_errors():
+    with pytest.raises(NonNumericError, match=r"'params'.*row 1 \(True\)"):
+        bs.RunTable.from_dataframe(runs_df(params=[1e8, True, 4e8, 8e8, 1.6e9]), N="params", D="tokens")
+    with pytest.raises(NonNumericError, match="'params' .*datetime64"):
+        bs.RunTable.from_dataframe(runs_df(params=pd.date_range("2024", periods=5)), N="params", D="tokens")
+    with pytest.raises(RunTableError, match="duplicate column names.*'loss'"):
+        bs.RunTable.from_dataframe(pd.concat([runs_df(), runs_df()[["loss"]]], axis=1), N="params", D="tokens")
+    with pytest.raises(RunTableError, match="no rows"):
+        bs.RunTable.from_dataframe(runs_df().iloc[:0], N="params", D="tokens")
+    with pytest.raises(NonPositiveError, match="'loss'"):
+        bs.RunTable(pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 1e9], "C": [1.0, 1.0], "loss": [3.0, -1.0]}))
+
+
+def test_run_column_detected_and_extras_keep_dtype():
+    df = runs_df(run=list("abcde"), tag=pd.Categorical(list("xxyyz")), seen=pd.array([1, 2, None, 4, 5], "Int64"))
+    runs = bs.RunTable.from_dataframe(df, N="params", D="tokens")
+    assert list(runs.run_ids) == list("abcde")
+    out = runs.to_dataframe()
+    assert isinstance(out["tag"].dtype, pd.CategoricalDtype) and str(out["seen"].dtype) == "Int64"
+
+
+def test_user_law_input_columns_are_validated():
+    from bayescale.laws import Parameter, Prior
+
+    @bs.law(name="test_extra_input_law", inputs=["S"], overwrite=True, parameters=[
+        Parameter("E", Prior("Normal", mu=0.5, sigma=1), 1.5, "floor", log=True),
+        Parameter("A", Prior("Normal", mu=3, sigma=3), 20.0, "amp", log=True, scale={"S": "alpha"}),
+        Parameter("alpha", Prior("LogNormal", mu=-1, sigma=1), 0.2, "exponent")])
+    def extra_input_law(S, E, A, alpha):
+        return E + A * S**-alpha
+
+    runs = bs.RunTable.from_dataframe(runs_df(S=[1e3, np.nan, 1e5, -5.0, 1e7]), N="params", D="tokens")
+    with pytest.raises(NonFiniteError, match=r"column 'S'.*row 1"):
+        runs.check_law(extra_input_law)
+
+
+def test_drop_highest_bounds_and_csv_source(tmp_path):
+    runs = bs.RunTable.from_dataframe(runs_df(), N="params", D="tokens")
+    with pytest.raises(ValueError, match=r"k must be in \[0, 5\)"):
+        runs.drop_highest_loss(7)
+    path = tmp_path / "r.csv"
+    runs_df().to_csv(path, index=False)
+    assert bs.RunTable.from_csv(path, N="params", D="tokens", source="my runs").source == "my runs"

@@ -38,12 +38,29 @@ def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataA
 
     Scalars broadcast against arrays. Every array carries all inputs as coordinates.
     """
-    vals = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in given.items() if v is not None}
+    known = {"N", "D", "C", *fit.law.inputs}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise PredictionInputError(
+            f"unknown argument(s) {unknown}: law {fit.law.spec!r} takes inputs {sorted(known)} "
+            "(interval options are ci_prob=, ci_kind=, kind=)"
+        )
+    try:
+        vals = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in given.items() if v is not None}
+    except (TypeError, ValueError) as err:
+        raise PredictionInputError(f"inputs must be numbers or arrays of numbers: {err}") from None
     try:
         vals = dict(zip(vals, np.broadcast_arrays(*vals.values()), strict=True)) if vals else {}
     except ValueError:
         shapes = {k: v.shape for k, v in vals.items()}
         raise PredictionInputError(f"inputs do not broadcast together: {shapes}") from None
+    if {"N", "D", "C"} <= vals.keys():
+        off = np.abs(vals["C"] / (6.0 * vals["N"] * vals["D"]) - 1.0)
+        if np.any(off > 0.01):
+            raise PredictionInputError(
+                f"C disagrees with 6 N D by up to {off.max():.0%}; give two of N, D, C and the third "
+                "follows from C = 6 N D"
+            )
     if {"N", "C"} <= vals.keys() and "D" not in vals:
         vals["D"] = vals["C"] / (6.0 * vals["N"])
     elif {"N", "D"} <= vals.keys() and "C" not in vals:

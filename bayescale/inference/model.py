@@ -9,6 +9,7 @@ import numpy as np
 import pymc as pm
 
 from ..laws import Law, Prior, PriorError, get_law
+from ..laws.priors import LOCATION_FAMILIES
 from ..runs import RunTable
 
 __all__ = ["LIKELIHOODS", "build_model", "resolve_priors", "pivots"]
@@ -60,7 +61,10 @@ def resolve_priors(law: Law, likelihood: str, priors: Mapping[str, Any] | None) 
 
 
 def pivots(runs: RunTable, law: Law) -> dict[str, float]:
-    """Geometric mean of each input over the runs: the point where amplitudes are sampled."""
+    """Geometric mean of each input over the runs: the point where amplitudes are sampled
+    (1 for every input of a law declared with ``pivot=False``)."""
+    if not law.pivot:
+        return dict.fromkeys(law.inputs, 1.0)
     return {inp: float(np.exp(np.mean(np.log(runs.column(inp))))) for inp in law.inputs}
 
 
@@ -70,9 +74,9 @@ def _rv(name: str, prior: Prior, shift: Any = None):
         keys = prior.location_keys()
         if not keys:
             raise PriorError(
-                f"prior for {name!r} is {prior!r}, which has no location parameter (mu, lower, "
-                "upper); this parameter is sampled at the data's pivot, which needs a location "
-                "family on the log scale such as Normal, StudentT or Uniform"
+                f"prior for {name!r} is {prior!r}, which is not a location family; this parameter is "
+                "sampled at the data's pivot, which shifts its prior along the log scale. Use one of "
+                f"{sorted(LOCATION_FAMILIES)} (e.g. Normal(mu, sigma) on the log scale)"
             )
         for k in keys:
             kwargs[k] = kwargs[k] + shift

@@ -172,23 +172,43 @@ def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_MISSING = "__missing"
+
+
 def _runs_to_dataset(runs: RunTable) -> xr.Dataset:
+    """The run table as a netCDF-safe Dataset (dim ``row``); text columns keep their missing
+    values in a ``<col>__missing`` mask and tz-aware times are stored in UTC with their zone."""
     df = runs.to_dataframe()
     df.index = pd.RangeIndex(len(df), name="row")
-    for col in df.columns:
-        if df[col].dtype == object or isinstance(df[col].dtype, pd.StringDtype):
-            df[col] = df[col].astype(str)
+    attrs: dict[str, str] = {"derived": json.dumps(runs.derived), "source": runs.source or ""}
+    timezones = {}
+    for col in list(df.columns):
+        s = df[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            timezones[col] = str(s.dt.tz)
+            df[col] = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)):
+            missing = s.isna().to_numpy()
+            df[col] = np.where(missing, "", s.astype(str)).astype(str)
+            if missing.any():
+                df[f"{col}{_MISSING}"] = missing
+    attrs["timezones"] = json.dumps(timezones)
     ds = xr.Dataset.from_dataframe(df)
-    ds.attrs["derived"] = json.dumps(runs.derived)
-    ds.attrs["source"] = runs.source or ""
+    ds.attrs.update(attrs)
     return ds
 
 
 def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
     df = ds.to_dataframe().reset_index(drop=True)
+    for col in [c for c in df.columns if c.endswith(_MISSING)]:
+        base = col.removesuffix(_MISSING)
+        df[base] = df[base].astype(object).where(~df[col].astype(bool), np.nan)
+        del df[col]
     for col in df.columns:
         if df[col].dtype == object:
-            df[col] = df[col].astype(str)
+            df[col] = df[col].map(lambda v: v.decode() if isinstance(v, bytes) else v)
+    for col, tz in json.loads(ds.attrs.get("timezones", "{}")).items():
+        df[col] = df[col].dt.tz_localize("UTC").dt.tz_convert(tz)
     return RunTable(df, derived=json.loads(ds.attrs.get("derived", "{}")),
                     source=ds.attrs.get("source") or None)
 

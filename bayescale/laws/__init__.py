@@ -2,7 +2,7 @@
 
 from . import _ops as ops
 from .base import Law, LawError, Parameter, get_law, law, list_laws, register
-from .cards import read_prior_card
+from .cards import list_prior_cards, read_prior_card
 from .final import chinchilla, kaplan, kaplan_power, power_law
 from .priors import Prior, PriorError
 
@@ -18,6 +18,7 @@ __all__ = [
     "kaplan_power",
     "law",
     "list_laws",
+    "list_prior_cards",
     "ops",
     "power_law",
     "read_prior_card",

@@ -104,6 +104,7 @@ class Law:
     formula: str
     min_distinct: Mapping[str, int] = field(default_factory=dict)
     input_map: Mapping[str, str] = field(default_factory=dict)
+    pivot: bool = True
 
     def __post_init__(self) -> None:
         sig = inspect.signature(self.func)
@@ -124,6 +125,35 @@ class Law:
                         f"parameter {p.name!r} scales with {power!r}, which must be a "
                         "linear-scale parameter of the same law"
                     )
+        if self.pivot:
+            self._check_pivot_invariance()
+
+    def _check_pivot_invariance(self) -> None:
+        """The declared ``scale`` must make the law invariant under rescaling its inputs.
+
+        Fitting divides each input by a pivot and samples the scale constants at that pivot; a law
+        whose ``scale`` declarations are missing or wrong would be fitted to the wrong function.
+        Checked numerically at the example values, with a pivot of 1e3 on every input.
+        """
+        import numpy as np
+
+        x = {raw: 1e9 * (1.7 ** i) for i, raw in enumerate(self._raw_inputs)}
+        log_pivot = {col: np.log(1e3) for col in self.inputs}
+        natural = self.example
+        at_pivot = dict(natural)
+        for p in self.parameters:
+            if p.log and p.scale:
+                at_pivot[p.name] = natural[p.name] * np.exp(-self.log_pivot_shift(p, natural, log_pivot))
+        with np.errstate(all="ignore"):
+            a = self.func(**x, **natural)
+            b = self.func(**{k: v / 1e3 for k, v in x.items()}, **at_pivot)
+        if not (np.isfinite(a) and np.isclose(a, b, rtol=1e-8)):
+            raise LawError(
+                f"law {self.name!r} changes when its inputs are rescaled (L = {a!r} at the example "
+                f"values, {b!r} with inputs / 1e3 and the declared scales): declare how each scale "
+                "constant moves with the inputs, e.g. Parameter('A', ..., log=True, scale={'N': "
+                "'alpha'}) for A / N**alpha, or pass pivot=False to @law to fit without a pivot"
+            )
 
     # -- declared structure -------------------------------------------------------------------
     @property
@@ -257,6 +287,7 @@ def law(
     reference: str = "",
     formula: str | None = None,
     min_distinct: Mapping[str, int] | None = None,
+    pivot: bool = True,
     overwrite: bool = False,
 ) -> Callable[[Callable[..., Any]], Law]:
     """Decorator turning a function body into a registered :class:`Law`.
@@ -265,6 +296,9 @@ def law(
     arithmetic and :mod:`bayescale.laws.ops` functions, so it runs on numpy, xarray and PyTensor.
     ``inputs`` lists the run-table columns the body reads (``["N", "D"]``), or maps body argument
     names to columns (``{"x": "C"}``) for a generic law that :meth:`Law.on` can move.
+    Fitting divides inputs by a pivot, so every scale constant must declare its ``scale`` (checked
+    when the law is declared); ``pivot=False`` fits a law that cannot be written that way on the
+    raw inputs instead (slower, and NUTS may struggle).
 
     Examples
     --------
@@ -299,6 +333,7 @@ def law(
             reference=reference,
             formula=formula or (doc.splitlines()[0] if doc else func.__name__),
             min_distinct=dict(min_distinct or {}),
+            pivot=pivot,
         )
         return register(obj, overwrite=overwrite)
 

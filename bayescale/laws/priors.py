@@ -8,8 +8,22 @@ from typing import Any
 
 __all__ = ["Prior", "PriorError"]
 
-#: Parameters that move a distribution along the real line; shifting all of them shifts the law.
-LOCATION_KEYS = ("mu", "lower", "upper", "c")
+#: Location families and the parameters that move them along the real line: adding the same
+#: amount to all of them translates the distribution (and nothing else). ``mu`` of LogNormal, Gamma
+#: and the like is not a location, so those families are absent on purpose.
+LOCATION_FAMILIES: dict[str, tuple[str, ...]] = {
+    "Normal": ("mu",),
+    "StudentT": ("mu",),
+    "Laplace": ("mu",),
+    "Logistic": ("mu",),
+    "Gumbel": ("mu",),
+    "SkewNormal": ("mu",),
+    "ExGaussian": ("mu",),
+    "Cauchy": ("alpha",),
+    "Uniform": ("lower", "upper"),
+    "TruncatedNormal": ("mu", "lower", "upper"),
+    "Triangular": ("lower", "c", "upper"),
+}
 
 
 class PriorError(ValueError):
@@ -67,8 +81,10 @@ class Prior:
         return dict(self._params)
 
     def location_keys(self) -> tuple[str, ...]:
-        """Names of the parameters that shift the distribution (``mu``, ``lower``, ``upper``)."""
-        return tuple(k for k, _ in self._params if k in LOCATION_KEYS)
+        """Parameters whose common shift translates the distribution; empty unless the family is a
+        location family (see ``LOCATION_FAMILIES``)."""
+        keys = LOCATION_FAMILIES.get(self._dist, ())
+        return tuple(k for k in keys if k in self.params)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"dist": name, **params}``; the inverse of :meth:`from_dict`."""

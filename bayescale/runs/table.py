@@ -94,6 +94,10 @@ class RunTable:
                 f"RunTable needs the columns {list(CANONICAL)}; missing {missing}. Build it "
                 "with RunTable.from_dataframe(df, N=..., D=..., loss=...) to map and validate."
             )
+        if len(df) == 0:
+            raise RunTableError("the run table has no rows; a fit needs runs")
+        for c in CANONICAL:  # cheap re-check: the constructor is public
+            _check_positive(_numeric_column(df[c], c, ""), c, "")
         object.__setattr__(self, "_df", df.copy())
         object.__setattr__(self, "_derived", dict(derived or {}))
         object.__setattr__(self, "_source", source)
@@ -140,6 +144,19 @@ class RunTable:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
         where = f" in {source}" if source else ""
+        dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        if dup:
+            raise RunTableError(f"duplicate column names{where}: {dup}; rename them so each is unique")
+        bad_names = [c for c in df.columns if not isinstance(c, str)]
+        if bad_names:
+            raise RunTableError(
+                f"column names must be strings{where}; got {bad_names[:5]} (a CSV without a header "
+                "row?). Rename them, e.g. df.columns = df.columns.astype(str)"
+            )
+        if len(df) == 0:
+            raise RunTableError(f"the table{where} has no rows")
+        if run is None and "run" in df.columns:
+            run = "run"
         explicit = {"N": N, "loss": loss}
         for key, col in (("D", D), ("C", C)):
             if col is not None:
@@ -166,7 +183,7 @@ class RunTable:
             if canon in df.columns and canon not in used:
                 raise RunTableError(
                     f"column {canon!r}{where} would be overwritten by the mapped column "
-                    f"{explicit.get(canon, run)!r}; rename or drop {canon!r} first"
+                    f"{explicit[canon]!r}; rename or drop {canon!r} first"
                 )
 
         out = pd.DataFrame(index=df.index)
@@ -183,10 +200,10 @@ class RunTable:
             derived["C"] = "6 N D"
         out = out[list(CANONICAL)]
         if run is not None:
-            out["run"] = df[run].to_numpy(copy=True)
+            out["run"] = df[run].array.copy()
         for col in df.columns:
             if col not in used:
-                out[col] = df[col].to_numpy(copy=True)
+                out[col] = df[col].array.copy()  # dtype kept (category, Int64, datetime...)
         return cls(out, derived=derived, source=source)
 
     @classmethod
@@ -196,7 +213,8 @@ class RunTable:
         Rows in error messages are numbered from 0 for the first data row (file line = row + 2).
         """
         df = pd.read_csv(path)
-        return cls.from_dataframe(df, source=str(path), **mapping)
+        source = mapping.pop("source", None) or str(path)
+        return cls.from_dataframe(df, source=source, **mapping)
 
     # -- access -------------------------------------------------------------------------------
     def _col(self, name: str) -> np.ndarray:
@@ -272,6 +290,8 @@ class RunTable:
 
     def drop_highest_loss(self, k: int) -> RunTable:
         """A new table without the ``k`` runs of highest loss (as in Besiroglu et al. 2024)."""
+        if not 0 <= k < len(self):
+            raise ValueError(f"k must be in [0, {len(self)}) for a table of {len(self)} runs; got {k}")
         order = np.argsort(self.loss, kind="stable")
         keep = np.zeros(len(self), dtype=bool)
         keep[order[: len(self) - k]] = True
@@ -293,29 +313,45 @@ class RunTable:
                     f"law {law.spec!r} reads column {inp!r}, which the run table lacks; "
                     f"it has {list(self._df.columns)}"
                 )
+            if inp not in CANONICAL:  # a user law reading an extra column: validate it now
+                where = f" in {self._source}" if self._source else ""
+                _check_positive(_numeric_column(self._df[inp], inp, where), inp, where)
         for col, need in law.min_distinct.items():
             have = self.n_distinct(col)
             if have < need:
                 raise TooFewSizesError(
                     f"law {law.spec!r} needs at least {need} distinct values of {col} to be "
-                    f"identified; the run table has {have} ({sorted(np.unique(self._col(col)))}). "
+                    f"identified; the run table has {have} ({np.unique(self._col(col)).tolist()}). "
                     f"Add runs at other {col}, or fit a law with fewer parameters."
                 )
 
     @property
     def data_hash(self) -> str:
-        """sha256 of the canonical columns and run ids: identifies the data a fit saw."""
+        """sha256 of the canonical columns (and the ``run`` ids when given): identifies the data a
+        fit saw. Row labels do not enter, so a saved and reloaded table hashes the same."""
         h = hashlib.sha256()
         for c in CANONICAL:
             h.update(np.ascontiguousarray(self._col(c)).tobytes())
-        h.update("\x1f".join(map(str, self.run_ids)).encode())
+        if "run" in self._df.columns:
+            h.update("\x1f".join(map(str, self._df["run"])).encode())
         return h.hexdigest()
 
 
 def _numeric_column(col: pd.Series, name: str, where: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(col):
-        raise NonNumericError(f"column {name!r}{where} holds booleans, not numbers")
-    if pd.api.types.is_numeric_dtype(col):
+    dtype = col.dtype
+    if (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype) or pd.api.types.is_complex_dtype(dtype)):
+        raise NonNumericError(
+            f"column {name!r}{where} holds {dtype} values, not real numbers; convert it explicitly"
+        )
+    if pd.api.types.is_object_dtype(dtype):
+        odd = col.map(lambda v: isinstance(v, (bool, np.bool_, complex)))
+        if odd.any():
+            raise NonNumericError(
+                f"column {name!r}{where} has non-numeric values at {_rows(col.index[odd], col[odd])}; "
+                "convert them to numbers or drop those rows"
+            )
+    if pd.api.types.is_numeric_dtype(dtype):
         values = col.astype(float)
     else:
         values = pd.to_numeric(col, errors="coerce")
