@@ -10,7 +10,7 @@ import pymc as pm
 
 from ..laws import Law, Prior, PriorError, get_law
 from ..laws.priors import LOCATION_FAMILIES
-from ..runs import RunTable
+from ..runs import RunTable, RunTableError
 
 __all__ = ["LIKELIHOODS", "build_model", "resolve_priors", "pivots"]
 
@@ -121,6 +121,13 @@ def build_model(
     ['alpha', 'beta', 'log_A_pivot', 'log_B_pivot', 'log_E', 'sigma']
     """
     law = get_law(law)
+    if runs.curve_axis is not None:
+        n_runs = runs.to_dataframe()["run"].nunique()
+        raise RunTableError(
+            f"this table holds {len(runs)} checkpoints of {n_runs} runs; the final-loss likelihood would "
+            "treat every checkpoint as an independent run and give intervals far too narrow. Fit "
+            "runs.final() (the last checkpoint of each run); run-aware curve fitting is not built yet"
+        )
     runs.check_law(law)
     priors = resolve_priors(law, likelihood, priors)
     pivot = dict(pivots(runs, law) if pivot is None else pivot)

@@ -180,7 +180,8 @@ def _runs_to_dataset(runs: RunTable) -> xr.Dataset:
     values in a ``<col>__missing`` mask and tz-aware times are stored in UTC with their zone."""
     df = runs.to_dataframe()
     df.index = pd.RangeIndex(len(df), name="row")
-    attrs: dict[str, str] = {"derived": json.dumps(runs.derived), "source": runs.source or ""}
+    attrs: dict[str, str] = {"derived": json.dumps(runs.derived), "source": runs.source or "",
+                             "curve_axis": runs.curve_axis or ""}
     timezones = {}
     for col in list(df.columns):
         s = df[col]
@@ -210,7 +211,7 @@ def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
     for col, tz in json.loads(ds.attrs.get("timezones", "{}")).items():
         df[col] = df[col].dt.tz_localize("UTC").dt.tz_convert(tz)
     return RunTable(df, derived=json.loads(ds.attrs.get("derived", "{}")),
-                    source=ds.attrs.get("source") or None)
+                    source=ds.attrs.get("source") or None, curve_axis=ds.attrs.get("curve_axis") or None)
 
 
 def load_fit(path: str | PathLike[str]) -> Fit:

@@ -2,6 +2,7 @@
 
 from . import datasets
 from .table import (
+    CurveOrderError,
     MissingColumnError,
     NonFiniteError,
     NonNumericError,
@@ -12,6 +13,7 @@ from .table import (
 )
 
 __all__ = [
+    "CurveOrderError",
     "MissingColumnError",
     "NonFiniteError",
     "NonNumericError",

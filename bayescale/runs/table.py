@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING
@@ -24,6 +25,10 @@ __all__ = [
 ]
 
 CANONICAL = ("N", "D", "C", "loss")
+#: Columns every table has; D and C come together, and only a step-indexed curve table may lack them.
+REQUIRED = ("N", "loss")
+#: Curve tables (one row per checkpoint): the run id, the step, the learning rate.
+CURVE_COLUMNS = ("run", "step", "lr")
 _MAX_LISTED = 8
 
 
@@ -52,6 +57,10 @@ class NonPositiveError(RunTableError):
 
 class TooFewSizesError(RunTableError):
     """Fewer distinct values of an input than the law needs to be identified."""
+
+
+class CurveOrderError(RunTableError):
+    """Checkpoints of a run that go backwards, repeat a step, or change model size."""
 
 
 def _rows(labels: Sequence[object], values: Sequence[object] | None = None) -> str:
@@ -84,23 +93,33 @@ class RunTable:
     [1.2e+18, 1.92e+19, 3.072e+20]
     """
 
-    __slots__ = ("_df", "_derived", "_source")
+    __slots__ = ("_df", "_derived", "_source", "_curve_axis")
 
     def __init__(self, df: pd.DataFrame, *, derived: Mapping[str, str] | None = None,
-                 source: str | None = None) -> None:
-        missing = [c for c in CANONICAL if c not in df.columns]
+                 source: str | None = None, curve_axis: str | None = None) -> None:
+        has_d = "D" in df.columns and "C" in df.columns
+        missing = [c for c in REQUIRED if c not in df.columns]
+        if not has_d and curve_axis != "step":
+            missing += [c for c in ("D", "C") if c not in df.columns]
         if missing:
             raise MissingColumnError(
                 f"RunTable needs the columns {list(CANONICAL)}; missing {missing}. Build it "
                 "with RunTable.from_dataframe(df, N=..., D=..., loss=...) to map and validate."
             )
+        if curve_axis not in (None, "step", "D"):
+            raise ValueError(f"curve_axis must be None, 'step' or 'D', got {curve_axis!r}")
+        if curve_axis is not None and "run" not in df.columns:
+            raise MissingColumnError("a curve table needs a 'run' column naming each checkpoint's run")
         if len(df) == 0:
             raise RunTableError("the run table has no rows; a fit needs runs")
-        for c in CANONICAL:  # cheap re-check: the constructor is public
+        for c in (*REQUIRED, *(("D", "C") if has_d else ())):  # cheap re-check: the constructor is public
             _check_positive(_numeric_column(df[c], c, ""), c, "")
         object.__setattr__(self, "_df", df.copy())
         object.__setattr__(self, "_derived", dict(derived or {}))
         object.__setattr__(self, "_source", source)
+        object.__setattr__(self, "_curve_axis", curve_axis)
+        if curve_axis is not None:
+            _check_curves(self._df, curve_axis, f" in {source}" if source else "")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("RunTable is immutable; its methods return new tables")
@@ -116,9 +135,12 @@ class RunTable:
         C: str | None = None,
         loss: str = "loss",
         run: str | None = None,
+        step: str | None = None,
+        tokens: str | None = None,
+        lr: str | None = None,
         source: str | None = None,
     ) -> RunTable:
-        """Map, validate and copy a DataFrame of runs.
+        """Map, validate and copy a DataFrame of runs, or of checkpoints (training curves).
 
         Parameters
         ----------
@@ -131,7 +153,15 @@ class RunTable:
             are used when present. Give at least one: ``D = C / (6 N)`` when only C is known,
             ``C = 6 N D`` when only D is.
         run : str, optional
-            Column holding a run id (kept as ``run``).
+            Column holding a run id (kept as ``run``; a column named ``run`` is used by default).
+        step, tokens : str, optional
+            Training curves in long format, one row per checkpoint: the column of the optimiser
+            step and/or of the tokens seen so far (which becomes D, so C = 6 N D is the compute
+            spent so far). Either one makes this a curve table: ``run`` is then required, a run
+            must keep one N, and within a run the step (or tokens) must increase row by row.
+            Without tokens, D and C, a curve table is indexed by step alone.
+        lr : str, optional
+            Column holding the learning rate of each checkpoint (kept as ``lr``).
         source : str, optional
             Where the table came from, shown in error messages and provenance.
 
@@ -157,6 +187,15 @@ class RunTable:
             raise RunTableError(f"the table{where} has no rows")
         if run is None and "run" in df.columns:
             run = "run"
+        curve_axis = "step" if step is not None else "D" if tokens is not None else None
+        if curve_axis is not None and run is None:
+            raise MissingColumnError(
+                f"training curves{where} need a run id: pass run='<column naming each checkpoint's run>'"
+            )
+        if tokens is not None:
+            if D is not None:
+                raise RunTableError(f"give tokens= or D=, not both{where}: for curves D is the tokens seen so far")
+            D = tokens
         explicit = {"N": N, "loss": loss}
         for key, col in (("D", D), ("C", C)):
             if col is not None:
@@ -169,7 +208,13 @@ class RunTable:
                     f"column {col!r} (for {key}) not found{where}; the table has columns "
                     f"{list(df.columns)}. Pass {key}='<your column>' to map it."
                 )
-        if "D" not in explicit and "C" not in explicit:
+        extra_cols = {k: v for k, v in (("step", step), ("lr", lr)) if v is not None}
+        for key, col in extra_cols.items():
+            if col not in df.columns:
+                raise MissingColumnError(
+                    f"column {col!r} (for {key}) not found{where}; the table has columns {list(df.columns)}"
+                )
+        if "D" not in explicit and "C" not in explicit and curve_axis != "step":
             raise MissingColumnError(
                 f"neither tokens D nor compute C found{where}: the table has columns "
                 f"{list(df.columns)}. Pass D='<tokens column>' or C='<FLOPs column>'."
@@ -178,12 +223,13 @@ class RunTable:
             raise MissingColumnError(
                 f"run id column {run!r} not found{where}; the table has columns {list(df.columns)}"
             )
-        used = set(explicit.values()) | ({run} if run else set())
-        for canon in (*CANONICAL, "run"):
+        used = set(explicit.values()) | ({run} if run else set()) | set(extra_cols.values())
+        mapped = {**explicit, **extra_cols, **({"run": run} if run else {})}
+        for canon in mapped:
             if canon in df.columns and canon not in used:
                 raise RunTableError(
                     f"column {canon!r}{where} would be overwritten by the mapped column "
-                    f"{explicit[canon]!r}; rename or drop {canon!r} first"
+                    f"{mapped[canon]!r}; rename or drop {canon!r} first"
                 )
 
         out = pd.DataFrame(index=df.index)
@@ -192,19 +238,25 @@ class RunTable:
         for key, col in explicit.items():
             _check_positive(out[key], col, where)
         derived = {}
-        if "D" not in out:
+        if "D" not in out and "C" in out:
             out["D"] = out["C"] / (6.0 * out["N"])
             derived["D"] = "C / (6 N)"
-        if "C" not in out:
+        if "C" not in out and "D" in out:
             out["C"] = 6.0 * out["N"] * out["D"]
             derived["C"] = "6 N D"
-        out = out[list(CANONICAL)]
+        out = out[[c for c in CANONICAL if c in out]]
         if run is not None:
             out["run"] = df[run].array.copy()
+        if step is not None:
+            out["step"] = _numeric_column(df[step], step, where)
+            _check_nonnegative(out["step"], step, where)
+        if lr is not None:
+            out["lr"] = _numeric_column(df[lr], lr, where)
+            _check_positive(out["lr"], lr, where)
         for col in df.columns:
             if col not in used:
                 out[col] = df[col].array.copy()  # dtype kept (category, Int64, datetime...)
-        return cls(out, derived=derived, source=source)
+        return cls(out, derived=derived, source=source, curve_axis=curve_axis)
 
     @classmethod
     def from_csv(cls, path: str | PathLike[str], **mapping: str | None) -> RunTable:
@@ -218,6 +270,11 @@ class RunTable:
 
     # -- access -------------------------------------------------------------------------------
     def _col(self, name: str) -> np.ndarray:
+        if name not in self._df.columns:
+            raise MissingColumnError(
+                f"this run table has no column {name!r} (a step-indexed curve table without tokens); "
+                f"it has {list(self._df.columns)}"
+            )
         a = self._df[name].to_numpy(dtype=float, copy=True)
         a.flags.writeable = False
         return a
@@ -244,8 +301,6 @@ class RunTable:
 
     def column(self, name: str) -> np.ndarray:
         """A numeric column by name, as a read-only float array."""
-        if name not in self._df.columns:
-            raise MissingColumnError(f"the run table has no column {name!r}: {list(self._df.columns)}")
         return self._col(name)
 
     @property
@@ -272,11 +327,14 @@ class RunTable:
         return len(self._df)
 
     def __repr__(self) -> str:
-        extra = [c for c in self._df.columns if c not in (*CANONICAL, "run")]
+        extra = [c for c in self._df.columns if c not in (*CANONICAL, *CURVE_COLUMNS)]
         der = f", derived {self._derived}" if self._derived else ""
+        kind = "runs" if self._curve_axis is None else (
+            f"checkpoints of {self._df['run'].nunique()} runs (by {self._curve_axis})")
+        d = f", D {self.D.min():.3g}-{self.D.max():.3g}" if "D" in self._df.columns else ""
         return (
-            f"<RunTable: {len(self)} runs, {self.n_distinct('N')} sizes N "
-            f"{self.N.min():.3g}-{self.N.max():.3g}, D {self.D.min():.3g}-{self.D.max():.3g}"
+            f"<RunTable: {len(self)} {kind}, {self.n_distinct('N')} sizes N "
+            f"{self.N.min():.3g}-{self.N.max():.3g}{d}"
             f"{der}{', extra columns ' + str(extra) if extra else ''}>"
         )
 
@@ -286,7 +344,8 @@ class RunTable:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self),):
             raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
-        return RunTable(self._df[mask], derived=self._derived, source=self._source)
+        return RunTable(self._df[mask], derived=self._derived, source=self._source,
+                        curve_axis=self._curve_axis)
 
     def drop_highest_loss(self, k: int) -> RunTable:
         """A new table without the ``k`` runs of highest loss (as in Besiroglu et al. 2024)."""
@@ -295,6 +354,78 @@ class RunTable:
         order = np.argsort(self.loss, kind="stable")
         keep = np.zeros(len(self), dtype=bool)
         keep[order[: len(self) - k]] = True
+        return self.filter(keep)
+
+    # -- training curves ----------------------------------------------------------------------
+    @property
+    def curve_axis(self) -> str | None:
+        """``"step"`` or ``"D"`` (tokens seen) for a table of checkpoints; None for final losses."""
+        return self._curve_axis
+
+    def _require_curves(self, what: str) -> str:
+        if self._curve_axis is None:
+            raise RunTableError(
+                f"{what} needs a table of checkpoints; build it with step= or tokens= "
+                "(RunTable.from_csv(path, run=..., step=..., tokens=...))"
+            )
+        return self._curve_axis
+
+    def _axis(self) -> np.ndarray:
+        return self._col(self._require_curves("this"))
+
+    def drop_warmup(self, *, tokens: float | None = None, steps: float | None = None,
+                    fraction: float | None = None) -> RunTable:
+        """A new table without each run's early checkpoints.
+
+        Give one of: ``tokens`` (drop checkpoints with fewer tokens seen), ``steps`` (fewer
+        steps), or ``fraction`` (drop the first part of each run, as a fraction of that run's last
+        step or tokens). Runs left with no checkpoint are dropped, with a warning naming them.
+        """
+        self._require_curves("drop_warmup")
+        given = {k: v for k, v in (("tokens", tokens), ("steps", steps), ("fraction", fraction)) if v is not None}
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of tokens=, steps=, fraction=; got {sorted(given) or 'none'}")
+        if tokens is not None:
+            keep = self._col("D") >= tokens
+        elif steps is not None:
+            keep = self._col("step") >= steps
+        else:
+            if not 0 <= fraction < 1:
+                raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+            axis = pd.Series(self._axis(), index=self._df.index)
+            last = axis.groupby(self._df["run"].to_numpy(), sort=False).transform("max")
+            keep = (axis >= fraction * last).to_numpy()
+        return self._keep_checkpoints(keep, f"drop_warmup({next(iter(given))}={next(iter(given.values()))})")
+
+    def thin(self, every: int) -> RunTable:
+        """A new table with every ``every``-th checkpoint of each run, always keeping its last."""
+        self._require_curves("thin")
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        groups = self._df.groupby(self._df["run"].to_numpy(), sort=False)
+        pos = groups.cumcount().to_numpy()
+        size = groups["run"].transform("size").to_numpy()
+        keep = (pos % int(every) == 0) | (pos == size - 1)
+        return self._keep_checkpoints(keep, f"thin({every})")
+
+    def final(self) -> RunTable:
+        """Final-loss view: the last checkpoint of each run, as a table of finished runs.
+
+        A step-indexed table without tokens has no D to describe a finished run by, so its final
+        view stays indexed by step (one checkpoint per run).
+        """
+        self._require_curves("final")
+        last = self._df.groupby(self._df["run"].to_numpy(), sort=False).tail(1)
+        axis = None if "D" in last.columns else "step"
+        return RunTable(last, derived=self._derived, source=self._source, curve_axis=axis)
+
+    def _keep_checkpoints(self, keep: np.ndarray, what: str) -> RunTable:
+        before = pd.unique(self._df["run"])
+        after = set(self._df["run"][keep])
+        gone = [r for r in before if r not in after]
+        if gone:
+            warnings.warn(f"{what} left no checkpoint in {len(gone)} run(s), dropped: {gone[:_MAX_LISTED]}",
+                          UserWarning, stacklevel=3)
         return self.filter(keep)
 
     # -- checks -------------------------------------------------------------------------------
@@ -330,8 +461,9 @@ class RunTable:
         """sha256 of the canonical columns (and the ``run`` ids when given): identifies the data a
         fit saw. Row labels do not enter, so a saved and reloaded table hashes the same."""
         h = hashlib.sha256()
-        for c in CANONICAL:
-            h.update(np.ascontiguousarray(self._col(c)).tobytes())
+        for c in (*CANONICAL, "step"):
+            if c in self._df.columns:
+                h.update(c.encode() + np.ascontiguousarray(self._col(c)).tobytes())
         if "run" in self._df.columns:
             h.update("\x1f".join(map(str, self._df["run"])).encode())
         return h.hexdigest()
@@ -379,3 +511,40 @@ def _check_positive(values: pd.Series, name: str, where: str) -> None:
             f"column {name!r}{where} must be > 0 but has {_rows(values.index[bad], values[bad])}; "
             "scaling laws need positive sizes and losses (check units and sign)"
         )
+
+
+def _check_nonnegative(values: pd.Series, name: str, where: str) -> None:
+    bad = values.to_numpy() < 0
+    if bad.any():
+        raise NonPositiveError(
+            f"column {name!r}{where} must be >= 0 but has {_rows(values.index[bad], values[bad])}"
+        )
+
+
+def _check_curves(df: pd.DataFrame, axis: str, where: str) -> None:
+    """Within each run: one model size, and the step (or tokens) increasing row by row."""
+    run = df["run"]
+    n_first = df.groupby(run.to_numpy(), sort=False)["N"].transform("first")
+    changed = df["N"].to_numpy() != n_first.to_numpy()
+    if changed.any():
+        first_bad = run[changed].iloc[0]
+        pos = np.flatnonzero(changed & (run == first_bad).to_numpy())
+        raise CurveOrderError(
+            f"run {first_bad!r}{where}: N changes within the run at {_rows(df.index[pos], df['N'].iloc[pos])} "
+            f"(first N {n_first.iloc[pos[0]]!r}); a run has one model size: fix N or give those "
+            "checkpoints their own run id"
+        )
+    values = df[axis].to_numpy(dtype=float)
+    prev = df.groupby(run.to_numpy(), sort=False)[axis].shift(1).to_numpy(dtype=float)
+    name = "step" if axis == "step" else "tokens seen (D)"
+    for test, problem, fix in (
+        (values == prev, "repeats", "drop the duplicate checkpoints"),
+        (values < prev, "goes backwards", "sort each run's checkpoints, or split restarted runs"),
+    ):
+        if test.any():
+            first_bad = run[test].iloc[0]
+            pos = np.flatnonzero(test & (run == first_bad).to_numpy())
+            pairs = [f"{v:g} after {p:g}" for v, p in zip(values[pos], prev[pos], strict=True)]
+            raise CurveOrderError(
+                f"run {first_bad!r}{where}: the {name} {problem} at {_rows(df.index[pos], pairs)}; {fix}"
+            )

@@ -1,0 +1,104 @@
+"""Training curves in long format: one row per checkpoint (issue 3, item 1)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.runs import CurveOrderError, MissingColumnError, RunTableError
+
+from .conftest import SHARED, shared_file
+
+
+def curves_df():
+    rows = []
+    for run, N in (("small", 1e8), ("large", 1e9)):
+        for step in (100, 200, 400, 800, 1600):
+            rows.append({"id": run, "params": N, "it": step, "seen": step * 5e5, "lr": 3e-4,
+                         "val": 2.0 + 50 * N**-0.3 + 30 * (step * 5e5) ** -0.25})
+    return pd.DataFrame(rows)
+
+
+def test_long_format_with_step_and_tokens():
+    df = curves_df()
+    before = df.copy(deep=True)
+    runs = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", step="it", tokens="seen", lr="lr")
+    pd.testing.assert_frame_equal(df, before)
+    assert runs.curve_axis == "step" and len(runs) == 10
+    np.testing.assert_array_equal(runs.D, df.seen)  # D is the tokens seen so far
+    np.testing.assert_allclose(runs.C, 6 * df.params * df.seen)
+    np.testing.assert_array_equal(runs.column("step"), df.it)
+    assert "checkpoints of 2 runs" in repr(runs)
+
+
+def test_step_only_curves_have_no_D():
+    df = curves_df().drop(columns=["seen"])
+    runs = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", step="it")
+    with pytest.raises(MissingColumnError, match="no column 'D'"):
+        _ = runs.D
+    final = runs.final()
+    assert final.curve_axis == "step" and final.column("step").tolist() == [1600, 1600]
+    with pytest.raises(MissingColumnError, match="need a run id"):
+        bs.RunTable.from_dataframe(df.drop(columns=["id"]), N="params", loss="val", step="it")
+
+
+def test_final_view_is_a_table_of_finished_runs():
+    runs = bs.RunTable.from_dataframe(curves_df(), N="params", loss="val", run="id", tokens="seen")
+    final = runs.final()
+    assert final.curve_axis is None and list(final.run_ids) == ["small", "large"]
+    np.testing.assert_array_equal(final.D, [1600 * 5e5, 1600 * 5e5])
+    with pytest.raises(RunTableError, match="needs a table of checkpoints"):
+        final.final()
+
+
+def test_drop_warmup_and_thin():
+    runs = bs.RunTable.from_dataframe(curves_df(), N="params", loss="val", run="id", step="it", tokens="seen")
+    assert runs.drop_warmup(steps=400).column("step").tolist() == [400, 800, 1600] * 2
+    assert runs.drop_warmup(tokens=4e8).column("step").tolist() == [800, 1600] * 2
+    assert runs.drop_warmup(fraction=0.3).column("step").tolist() == [800, 1600] * 2  # 0.3 x 1600 = 480
+    assert runs.thin(2).column("step").tolist() == [100, 400, 1600] * 2
+    assert runs.thin(3).column("step").tolist() == [100, 800, 1600] * 2  # the last is always kept
+    short = runs.filter((runs.run_ids == "large") | (runs.column("step") <= 400))  # 'small' stops at 400
+    with pytest.warns(UserWarning, match=r"left no checkpoint in 1 run\(s\), dropped: \['small'\]"):
+        assert short.drop_warmup(steps=800).column("step").tolist() == [800, 1600]
+    with pytest.raises(ValueError, match="exactly one of"):
+        runs.drop_warmup(steps=1, fraction=0.1)
+
+
+def test_curve_errors_name_the_run_and_rows():
+    df = curves_df()
+    bad = df.copy()
+    bad.loc[7, "params"] = 1.1e9
+    with pytest.raises(CurveOrderError, match=r"run 'large'.*N changes within the run at row 7"):
+        bs.RunTable.from_dataframe(bad, N="params", loss="val", run="id", step="it")
+    bad = df.copy()
+    bad.loc[3, "it"] = 150
+    with pytest.raises(CurveOrderError, match=r"run 'small'.*step goes backwards at row 3 \('150 after 400'\)"):
+        bs.RunTable.from_dataframe(bad, N="params", loss="val", run="id", step="it")
+    bad = df.copy()
+    bad.loc[2, "seen"] = bad.loc[1, "seen"]
+    with pytest.raises(CurveOrderError, match=r"run 'small'.*tokens seen \(D\) repeats at row 2"):
+        bs.RunTable.from_dataframe(bad, N="params", loss="val", run="id", tokens="seen")
+    with pytest.raises(RunTableError, match="not both"):
+        bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", tokens="seen", D="seen")
+    bad = df.copy()
+    bad.loc[0, "it"] = -1
+    with pytest.raises(bs.runs.NonPositiveError, match="'it' must be >= 0"):
+        bs.RunTable.from_dataframe(bad, N="params", loss="val", run="id", step="it")
+
+
+def test_real_curves_load_and_their_quirks_are_named():
+    path = shared_file(SHARED / "misfitting_li2025_curves.csv")
+    df = pd.read_csv(path)
+    kw = dict(N="N_params_nonembed", tokens="D_tokens_seen", loss="c4_eval_loss", run="run_id", step="current_steps")
+    with pytest.raises(CurveOrderError, match="the step repeats"):
+        bs.RunTable.from_dataframe(df, **kw)  # the file flags these itself in dup_step_in_run
+    clean = df[~df.dup_step_in_run].sort_values(["run_id", "current_steps"], kind="stable")
+    runs = bs.RunTable.from_dataframe(clean, **kw)
+    assert runs.final().n_distinct("N") == 11 and len(runs.final()) == runs.to_dataframe()["run"].nunique()
+
+
+def test_final_loss_fit_refuses_checkpoints_until_curves_are_modelled():
+    runs = bs.RunTable.from_dataframe(curves_df(), N="params", loss="val", run="id", tokens="seen")
+    with pytest.raises(RunTableError, match="10 checkpoints of 2 runs.*runs.final"):
+        bs.inference.build_model(runs, "chinchilla")
