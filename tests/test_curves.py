@@ -102,3 +102,12 @@ def test_final_loss_fit_refuses_checkpoints_until_curves_are_modelled():
     runs = bs.RunTable.from_dataframe(curves_df(), N="params", loss="val", run="id", tokens="seen")
     with pytest.raises(RunTableError, match="10 checkpoints of 2 runs.*runs.final"):
         bs.inference.build_model(runs, "chinchilla")
+
+
+def test_one_checkpoint_per_run_step_table_can_be_fitted():
+    df = curves_df().drop(columns=["seen"])
+    df = pd.concat([df[df.it <= last].assign(id=df.id + "-" + str(k), params=df.params * (1 + k))
+                    for k, last in enumerate((400, 800, 1600))])  # runs of three lengths
+    final = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", step="it").final()
+    model = bs.inference.build_model(final, "kaplan_steps")  # one checkpoint per run: independent runs
+    assert {v.name for v in model.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma"}

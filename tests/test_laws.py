@@ -9,7 +9,7 @@ import xarray as xr
 import bayescale as bs
 from bayescale.laws import LawError, Parameter, Prior, get_law, list_laws
 
-BUILTIN = ["chinchilla", "kaplan", "power_law", "kaplan_power"]
+BUILTIN = ["chinchilla", "kaplan", "power_law", "kaplan_power", "kaplan_steps", "m2", "broken_power_law"]
 
 
 def test_builtin_laws_registered():
@@ -149,3 +149,25 @@ def test_cauchy_is_a_location_family_and_lognormal_is_not():
     assert Prior("Cauchy", alpha=6, beta=2).location_keys() == ("alpha",)
     assert Prior("LogNormal", mu=1, sigma=1).location_keys() == ()
     assert Prior("Uniform", lower=0, upper=1).location_keys() == ("lower", "upper")
+
+
+def test_broken_power_law_slopes_on_either_side_of_the_break():
+    bpl = get_law("broken_power_law")
+    p = {"a": 0.0, "b": 10.0, "c0": 0.3, "c1": 0.4, "d1": 1e6, "f1": 0.2}
+
+    def slope(x):
+        return (np.log(bpl(D=x * 1.01, **p)) - np.log(bpl(D=x, **p))) / np.log(1.01)
+
+    assert slope(1e2) == pytest.approx(-0.3, abs=1e-6)   # well before the break: -c0
+    assert slope(1e10) == pytest.approx(-0.7, abs=1e-6)  # well after: -(c0 + c1)
+    p["c1"] = 0.0  # no change of slope: a plain power law
+    assert bpl(D=123.0, **p) == pytest.approx(10.0 * 123.0**-0.3, rel=1e-12)
+
+
+def test_curve_laws_reduce_to_their_published_forms():
+    ks = get_law("kaplan_steps")
+    assert ks.inputs == ("N", "step")
+    assert ks(N=1e9, step=1e30, **ks.example) == pytest.approx((6.5e13 / 1e9) ** 0.076, rel=1e-9)
+    assert ks.on("N", "D").inputs == ("N", "D")
+    m2 = get_law("m2")
+    assert m2(D=1e4, e_inf=0.1, b=2.0, c_neg=0.5) == pytest.approx(0.1 + 2.0 / 100.0)

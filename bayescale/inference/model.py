@@ -121,8 +121,8 @@ def build_model(
     ['alpha', 'beta', 'log_A_pivot', 'log_B_pivot', 'log_E', 'sigma']
     """
     law = get_law(law)
-    if runs.curve_axis is not None:
-        n_runs = runs.to_dataframe()["run"].nunique()
+    n_runs = runs.to_dataframe()["run"].nunique() if runs.curve_axis is not None else len(runs)
+    if n_runs < len(runs):
         raise RunTableError(
             f"this table holds {len(runs)} checkpoints of {n_runs} runs; the final-loss likelihood would "
             "treat every checkpoint as an independent run and give intervals far too narrow. Fit "
