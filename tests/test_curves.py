@@ -111,3 +111,19 @@ def test_one_checkpoint_per_run_step_table_can_be_fitted():
     final = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", step="it").final()
     model = bs.inference.build_model(final, "kaplan_steps")  # one checkpoint per run: independent runs
     assert {v.name for v in model.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma"}
+
+
+@pytest.mark.slow
+def test_kaplan_steps_recovery_from_final_losses_of_runs_of_different_lengths():
+    law = bs.get_law("kaplan_steps")
+    truth = law.example
+    rng = np.random.default_rng(3)
+    rows = [{"run": f"{N:.2e}-{S:.0f}", "N": N, "step": S,
+             "loss": float(law(N=N, step=S, **truth)) * np.exp(rng.normal(0, 0.02))}
+            for N in np.geomspace(1e7, 1e10, 6) for S in np.geomspace(1e3, 1e5, 6)]
+    runs = bs.RunTable.from_dataframe(pd.DataFrame(rows), run="run", step="step")
+    fit = bs.fit(runs, "kaplan_steps", random_seed=1, progressbar=False)
+    summ = fit.summary(ci_prob=0.94)
+    for name, value in truth.items():
+        assert summ.loc[name, "hdi94_lb"] < value < summ.loc[name, "hdi94_ub"], name
+    assert fit.diagnostics()["divergences"] == 0 and fit.diagnostics()["max_r_hat"] < 1.01
