@@ -155,7 +155,8 @@ def sampler_problems(diag: Mapping[str, float], n_chains: int) -> list[str]:
 _JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived")
 
 
-def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+def make_attrs(**attrs: Any) -> dict[str, Any]:
+    """Provenance attrs for a fit's DataTree root, prefixed ``bayescale_`` (JSON where needed)."""
     out = {}
     for key, value in attrs.items():
         out[f"bayescale_{key}"] = json.dumps(value) if key in _JSON_ATTRS else value
@@ -250,11 +251,3 @@ def load_fit(path: str | PathLike[str]) -> Fit:
     return Fit(law=law, priors=priors, likelihood=meta["likelihood"], runs=runs,
                idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()})
 
-
-def make_attrs(**kwargs: Any) -> dict[str, Any]:
-    """Provenance attrs for a fit's DataTree root (JSON-encoded where needed)."""
-    return _encode_attrs(kwargs)
-
-
-def as_float_dict(d: Mapping[str, Any]) -> dict[str, float]:
-    return {k: float(np.asarray(v)) for k, v in d.items()}

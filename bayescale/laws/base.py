@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from .priors import Prior
 
 __all__ = [
@@ -135,8 +137,6 @@ class Law:
         whose ``scale`` declarations are missing or wrong would be fitted to the wrong function.
         Checked numerically at the example values, with a pivot of 1e3 on every input.
         """
-        import numpy as np
-
         x = {raw: 1e9 * (1.7 ** i) for i, raw in enumerate(self._raw_inputs)}
         log_pivot = {col: np.log(1e3) for col in self.inputs}
         natural = self.example
