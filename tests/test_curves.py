@@ -10,9 +10,9 @@ from bayescale.runs import CurveOrderError, MissingColumnError, RunTableError
 from .conftest import SHARED, shared_file
 
 
-def curves_df():
+def curves_df(sizes=(("small", 1e8), ("large", 1e9))):
     rows = []
-    for run, N in (("small", 1e8), ("large", 1e9)):
+    for run, N in sizes:
         for step in (100, 200, 400, 800, 1600):
             rows.append({"id": run, "params": N, "it": step, "seen": step * 5e5, "lr": 3e-4,
                          "val": 2.0 + 50 * N**-0.3 + 30 * (step * 5e5) ** -0.25})
@@ -98,10 +98,57 @@ def test_real_curves_load_and_their_quirks_are_named():
     assert runs.final().n_distinct("N") == 11 and len(runs.final()) == runs.to_dataframe()["run"].nunique()
 
 
-def test_final_loss_fit_refuses_checkpoints_until_curves_are_modelled():
-    runs = bs.RunTable.from_dataframe(curves_df(), N="params", loss="val", run="id", tokens="seen")
-    with pytest.raises(RunTableError, match="10 checkpoints of 2 runs.*runs.final"):
-        bs.inference.build_model(runs, "chinchilla")
+THREE = (("small", 1e8), ("mid", 3e8), ("large", 1e9))
+
+
+def test_curve_table_gets_run_aware_noise_by_default():
+    runs = bs.RunTable.from_dataframe(curves_df(THREE), N="params", loss="val", run="id", tokens="seen")
+    model = bs.inference.build_model(runs, "kaplan_steps:N,D")
+    names = {v.name for v in model.free_RVs}
+    assert {"tau", "ell", "sigma"} <= names and not any("offset" in n for n in names)  # offsets integrated out
+    assert model.named_vars_to_dims["log_loss"] == ("checkpoint",)
+    assert list(model.coords["run"]) == ["small", "mid", "large"]
+    iid = bs.inference.build_model(runs, "kaplan_steps:N,D", noise="iid")
+    assert {v.name for v in iid.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma"}
+
+
+def test_run_aware_noise_is_refused_for_final_losses():
+    final = bs.RunTable.from_dataframe(curves_df(THREE), N="params", loss="val", run="id", tokens="seen").final()
+    with pytest.raises(RunTableError, match="one final loss per run"):
+        bs.inference.build_model(final, "kaplan_steps:N,D", noise="ar1")
+    with pytest.raises(RunTableError, match="run_effects need several checkpoints"):
+        bs.inference.build_model(final, "kaplan_steps:N,D", run_effects=["aS"])
+    with pytest.raises(ValueError, match="noise='white' is not known"):
+        bs.inference.build_model(final, "kaplan_steps:N,D", noise="white")
+
+
+def test_ar1_likelihood_is_the_exact_gaussian_density_of_each_run():
+    """The model writes each checkpoint given the earlier ones of its run, with the run offset
+    integrated out; the product must equal the joint normal density of each run with covariance
+    tau^2 + sigma^2 exp(-|log t_i - log t_j| / ell). Rows of the runs are interleaved on purpose."""
+    from scipy.stats import multivariate_normal
+
+    df = curves_df(THREE)
+    df = df[df.it != 400].sample(frac=1.0, random_state=0).sort_values("it", kind="stable")  # uneven, interleaved
+    runs = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", tokens="seen")
+    law = bs.get_law("kaplan_steps").on("N", "D")
+    model = bs.inference.build_model(runs, law, pivot={"N": 1.0, "D": 1.0})
+    point = {"aN": 0.08, "aS": 0.3, "log_Nc_pivot": np.log(1e13), "log_Sc_pivot": np.log(1e3),
+             "sigma": 0.02, "tau": 0.03, "ell": 0.7}
+    ip = model.initial_point()
+    vals = {}
+    for k in ip:
+        base = k.removesuffix("_log__")
+        vals[k] = np.log(point[base]) if k.endswith("_log__") else np.asarray(point[base], dtype=float)
+    logp = model.compile_fn(model.logp(vars=[model["log_loss"]], sum=True))(vals)
+    mu = np.log(law(N=runs.N, D=runs.D, Nc=1e13, Sc=1e3, aN=0.08, aS=0.3))
+    expected = 0.0
+    for run in ("small", "mid", "large"):
+        rows = runs.run_ids == run
+        t = np.log(runs.D[rows])
+        cov = 0.02**2 * np.exp(-np.abs(t[:, None] - t[None, :]) / 0.7) + 0.03**2
+        expected += multivariate_normal(mean=mu[rows], cov=cov).logpdf(np.log(runs.loss[rows]))
+    assert float(logp) == pytest.approx(expected, rel=1e-10)
 
 
 def test_one_checkpoint_per_run_step_table_can_be_fitted():

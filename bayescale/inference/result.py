@@ -53,6 +53,10 @@ class Fit:
         hold the provenance (see :attr:`provenance`).
     pivot : dict of str to float
         The inputs' pivots used for sampling.
+    noise : {"iid", "ar1"}
+        Residual model: independent, or per-run offset plus AR(1) along each run (curves).
+    run_effects : tuple of str
+        Law parameters that vary from run to run (partially pooled), for curve fits.
     """
 
     law: Law
@@ -61,6 +65,8 @@ class Fit:
     runs: RunTable
     idata: xr.DataTree
     pivot: Mapping[str, float] = field(default_factory=dict)
+    noise: str = "iid"
+    run_effects: tuple[str, ...] = ()
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -69,7 +75,17 @@ class Fit:
 
     @property
     def noise_names(self) -> tuple[str, ...]:
-        return ("sigma", "nu") if self.likelihood == "student_t" else ("sigma",)
+        """Noise parameters: ``sigma`` (and ``nu``); ``tau``, ``ell`` for run-aware curve noise;
+        ``<name>_run_sd`` for each run effect."""
+        names = ("sigma", "nu") if self.likelihood == "student_t" else ("sigma",)
+        if self.noise == "ar1":
+            names += ("tau", "ell")
+        return names + tuple(f"{n}_run_sd" for n in self.run_effects)
+
+    @property
+    def is_curve_fit(self) -> bool:
+        """True when the fit was made on a table of checkpoints."""
+        return self.noise == "ar1" or "checkpoint" in self.idata.observed_data.dims
 
     @property
     def var_names(self) -> list[str]:
@@ -106,8 +122,10 @@ class Fit:
 
     def __repr__(self) -> str:
         post = self.idata.posterior.sizes
+        what = (f"{len(self.runs)} checkpoints of {self.runs.to_dataframe()['run'].nunique()} runs, "
+                f"noise {self.noise}" if self.is_curve_fit else f"{len(self.runs)} runs")
         return (
-            f"<Fit {self.law.spec} ({self.likelihood}) on {len(self.runs)} runs: "
+            f"<Fit {self.law.spec} ({self.likelihood}) on {what}: "
             f"{post['chain']} chains x {post['draw']} draws>"
         )
 
@@ -152,7 +170,7 @@ def sampler_problems(diag: Mapping[str, float], n_chains: int) -> list[str]:
 
 # -- provenance and netCDF -------------------------------------------------------------------
 
-_JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived")
+_JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived", "run_effects")
 
 
 def make_attrs(**attrs: Any) -> dict[str, Any]:
@@ -249,5 +267,6 @@ def load_fit(path: str | PathLike[str]) -> Fit:
     del idata["runs"]
     priors = {k: Prior.from_dict(v) for k, v in meta["priors"].items()}
     return Fit(law=law, priors=priors, likelihood=meta["likelihood"], runs=runs,
-               idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()})
+               idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()},
+               noise=meta.get("noise", "iid"), run_effects=tuple(meta.get("run_effects", ())))
 

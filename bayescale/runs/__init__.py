@@ -1,6 +1,7 @@
 """The run table: schema, units, validation and loaders."""
 
 from . import datasets
+from .simulate import simulate_curves
 from .table import (
     CurveOrderError,
     MissingColumnError,
@@ -22,4 +23,5 @@ __all__ = [
     "RunTableError",
     "TooFewSizesError",
     "datasets",
+    "simulate_curves",
 ]
