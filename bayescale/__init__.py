@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 from importlib.resources import files as _files
 
 from . import analysis, inference, laws, plots, runs
-from .analysis import loss_interval, posterior_predictive, predict, prob_below
+from .analysis import forecast_run, loss_interval, posterior_predictive, predict, prob_below
 from .inference import Fit, SamplerWarning, fit, load_fit, sample_prior_predictive
 from .laws import Parameter, Prior, get_law, law
 from .runs import RunTable, datasets
@@ -35,6 +35,7 @@ __all__ = [
     "analysis",
     "datasets",
     "fit",
+    "forecast_run",
     "get_law",
     "inference",
     "law",

@@ -2,6 +2,7 @@
 
 from .backtest import Backtest, backtest
 from .compare import CompareError, compare
+from .curves import forecast_draws, forecast_run, new_run_params, run_params
 from .predict import (
     PredictionInputError,
     interval,
@@ -17,6 +18,10 @@ __all__ = [
     "backtest",
     "CompareError",
     "compare",
+    "forecast_draws",
+    "forecast_run",
+    "new_run_params",
+    "run_params",
     "PredictionInputError",
     "interval",
     "loss_draws",

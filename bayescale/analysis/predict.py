@@ -102,8 +102,11 @@ def predict(fit: Fit, **inputs: ArrayLike | None) -> xr.DataArray:
     --------
     >>> bs.predict(fit, N=7e10, D=1.4e12).median(("chain", "draw"))  # doctest: +SKIP
     """
+    return _law_draws(fit, {k: fit.posterior[k] for k in fit.law.param_names}, **inputs)
+
+
+def _law_draws(fit: Fit, params: Mapping[str, xr.DataArray], **inputs: ArrayLike | None) -> xr.DataArray:
     x = prediction_inputs(fit, **inputs)
-    params = {k: fit.posterior[k] for k in fit.law.param_names}
     out = fit.law(**{k: x[k] for k in fit.law.inputs}, **params)
     out = out.transpose(*SAMPLE_DIMS, "point")
     return out.assign_coords({k: v.coords[k] for k, v in x.items()}).rename("loss")
@@ -123,15 +126,29 @@ def loss_draws(
     **inputs: ArrayLike | None,
 ) -> xr.DataArray:
     """Posterior draws of the loss: the law's mean (``"mean"``), or a new run's observed loss
-    (``"new_run"``, the mean times the fitted multiplicative run-to-run noise)."""
-    mean = predict(fit, **inputs)
-    if kind == "mean":
-        return mean
-    if kind != "new_run":
+    (``"new_run"``, the mean times the fitted multiplicative run-to-run noise).
+
+    For a fit to training curves, ``"new_run"`` is the loss of a new run at those inputs: fresh
+    run effects (if the fit has them), a fresh run offset and the AR(1) residual's stationary
+    spread (``noise="ar1"``); to forecast a run in the fit from its partial curve, use
+    :func:`bayescale.analysis.forecast_draws`.
+    """
+    if kind not in ("mean", "new_run"):
         raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    if kind == "mean":
+        return predict(fit, **inputs)
     rng = _rng(fit, random_seed)
     post = fit.idata.posterior.dataset
+    if fit.run_effects:
+        from .curves import new_run_params
+
+        mean = _law_draws(fit, new_run_params(fit, rng), **inputs)
+    else:
+        mean = predict(fit, **inputs)
     shape = mean.shape
+    if fit.noise == "ar1":  # run offset + stationary AR(1) residual, both normal
+        sd = np.sqrt(post["sigma"].values**2 + post["tau"].values**2)
+        return mean * np.exp(sd[..., None] * rng.standard_normal(shape))
     if fit.likelihood == "student_t":
         eps = rng.standard_t(post["nu"].values[..., None], size=shape)
     else:

@@ -1,0 +1,273 @@
+"""Training curves: where a run will end, given its partial curve and the other runs.
+
+All numpy/xarray on the stored posterior draws. With run-aware noise (``noise="ar1"``) a run's
+log loss is ``log L + u_r + e_t``, ``u_r ~ N(0, tau)`` and ``e`` a stationary AR(1) in log t with
+sd ``sigma`` and correlation length ``ell``: a forecast for a run in the fit draws its offset from
+its posterior given its checkpoints (exactly, per posterior draw) and carries its last residual
+forward, decaying as ``exp(-dlog t / ell)``; a run that has not started gets a fresh offset and
+fresh run effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..inference.result import Fit
+from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
+
+__all__ = ["forecast_draws", "forecast_run", "run_params", "new_run_params"]
+
+ArrayLike = float | int | np.ndarray | list[float] | pd.Series
+
+
+def _post(fit: Fit) -> xr.Dataset:
+    return fit.idata.posterior.dataset
+
+
+def run_params(fit: Fit, run: Any) -> dict[str, xr.DataArray]:
+    """Natural-scale law parameters of one run in the fit, per draw (its run effects included)."""
+    post = _post(fit)
+    ids = [str(r) for r in pd.unique(pd.Series(fit.runs.run_ids))]
+    if str(run) not in ids:
+        shown = ids[:10] + (["..."] if len(ids) > 10 else [])
+        raise PredictionInputError(f"run {run!r} is not in this fit; its runs are {shown}")
+    out = {k: post[k] for k in fit.law.param_names}
+    for k in fit.law.param_names:
+        if f"{k}_run" in post:
+            out[k] = post[f"{k}_run"].sel(run=str(run), drop=True)
+    return out
+
+
+def new_run_params(fit: Fit, rng: np.random.Generator) -> dict[str, xr.DataArray]:
+    """Natural-scale law parameters of a run that has not started, per draw: the law's values with
+    fresh run effects drawn from their fitted spread (the law's values when there are none)."""
+    post = _post(fit)
+    out = {k: post[k] for k in fit.law.param_names}
+    if not fit.run_effects:
+        return out
+    from ..inference.model import run_affected, run_effect_kind  # pure helpers, no sampling
+
+    law = fit.law
+    shape = post.sizes["chain"], post.sizes["draw"]
+    log_pivot = {k: float(np.log(v)) for k, v in fit.pivot.items()}
+    at_pivot: dict[str, Any] = {}
+    for p in law.parameters:
+        if p.log and p.scale:
+            at_pivot[p.name] = np.exp(post[f"{p.sampled_name}_pivot"])
+        else:
+            at_pivot[p.name] = post[p.name]
+    for name in fit.run_effects:
+        z = xr.DataArray(rng.standard_normal(shape), dims=SAMPLE_DIMS)
+        sd = post[f"{name}_run_sd"]
+        if run_effect_kind(law, name, fit.priors) == "add":
+            at_pivot[name] = at_pivot[name] + sd * z
+        else:
+            at_pivot[name] = at_pivot[name] * np.exp(sd * z)
+    exps = {k: at_pivot[k] for k in law.param_names if not law.parameter(k).log}
+    for name in run_affected(law, fit.run_effects):
+        p = law.parameter(name)
+        value = at_pivot[name]
+        if p.log and p.scale:
+            value = value * np.exp(law.log_pivot_shift(p, exps, log_pivot))
+        out[name] = value
+    return out
+
+
+def _axis_name(fit: Fit) -> str:
+    axis = fit.runs.curve_axis
+    if axis is None:
+        raise PredictionInputError(
+            "forecasts need a fit to training curves (a table built with run= and step=/tokens=); "
+            "for final losses use bs.loss_interval(fit, ..., kind='new_run')"
+        )
+    return axis
+
+
+def _as_points(at: ArrayLike, name: str) -> np.ndarray:
+    try:
+        a = np.atleast_1d(np.asarray(at, dtype=float))
+    except (TypeError, ValueError):
+        raise PredictionInputError(f"at= must be numbers on the {name} axis, got {at!r}") from None
+    if a.ndim != 1 or a.size == 0 or np.any(~np.isfinite(a)) or np.any(a <= 0):
+        raise PredictionInputError(f"at= must be a non-empty 1-d array of finite values > 0 ({name}); got {a}")
+    return a
+
+
+def _ou_path(log_t: np.ndarray, e0: Any, log_t0: Any, sigma: np.ndarray, ell: np.ndarray,
+             rng: np.random.Generator) -> np.ndarray:
+    """AR(1) residuals at increasing ``log_t`` (points last axis), continuing from ``e0`` at
+    ``log_t0`` (``e0=None``: a fresh stationary start)."""
+    out = np.empty((*sigma.shape, log_t.size))
+    prev_e, prev_t = e0, log_t0
+    for i, lt in enumerate(log_t):
+        if prev_e is None:
+            e = sigma * rng.standard_normal(sigma.shape)
+        else:
+            rho = np.exp(-(lt - prev_t) / ell)
+            e = rho * prev_e + sigma * np.sqrt(-np.expm1(-2.0 * (lt - prev_t) / ell)) * rng.standard_normal(sigma.shape)
+        out[..., i] = e
+        prev_e, prev_t = e, lt
+    return out
+
+
+def _run_offset_and_last(fit: Fit, run: Any, params: Mapping[str, xr.DataArray],
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """Draws of the run's offset u from its posterior given the run's checkpoints (per draw), the
+    last residual e_T = r_T - u, and log t_T."""
+    post = _post(fit)
+    df = fit.runs.to_dataframe()
+    rows = (df["run"].astype(str) == str(run)).to_numpy()
+    axis = _axis_name(fit)
+    t = np.log(df[axis].to_numpy(dtype=float)[rows])
+    x = {c: xr.DataArray(df[c].to_numpy(dtype=float)[rows], dims="point") for c in fit.law.inputs}
+    mu = np.log(fit.law(**x, **params).transpose(*SAMPLE_DIMS, "point").values)
+    r = np.log(df["loss"].to_numpy(dtype=float)[rows]) - mu
+    sigma = post["sigma"].values[..., None]
+    ell = post["ell"].values[..., None]
+    tau = post["tau"].values
+    gap = np.diff(t)
+    rho = np.concatenate([np.zeros(sigma.shape), np.exp(-gap / ell)], axis=-1)
+    s = sigma * np.sqrt(np.concatenate([np.ones(sigma.shape), -np.expm1(-2.0 * gap / ell)], axis=-1))
+    r_prev = np.concatenate([np.zeros(r[..., :1].shape), r[..., :-1]], axis=-1)
+    w = (r - rho * r_prev) / s
+    v = (1.0 - rho) / s
+    precision = 1.0 / tau**2 + (v**2).sum(-1)
+    u = (v * w).sum(-1) / precision + rng.standard_normal(tau.shape) / np.sqrt(precision)
+    return u, r[..., -1] - u, float(t[-1])
+
+
+def forecast_draws(
+    fit: Fit,
+    run: Any = None,
+    *,
+    at: ArrayLike,
+    random_seed: int | None = None,
+    **inputs: ArrayLike,
+) -> xr.DataArray:
+    """Posterior-predictive draws of a run's loss at later checkpoints.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit to training curves (``bs.fit`` on a table built with ``run=`` and ``step=``/``tokens=``).
+    run : optional
+        A run in the fit, typically one still training: its loss at ``at`` given its checkpoints so
+        far, its run effects and the other runs. ``at`` must lie beyond its last checkpoint. The
+        law's other inputs at ``at`` follow the run's own ratio to the axis (tokens per step).
+        Without ``run``: a new run that has not started, of the size given in ``inputs``.
+    at : float or array
+        Points on the fit's curve axis (``step`` or tokens ``D``).
+    random_seed : int, optional
+        Defaults to one derived from the fit's seed.
+    **inputs
+        For a new run: the law's other inputs (``N=``, and ``D=`` when the axis is ``step`` and
+        the law reads tokens), scalars or arrays matching ``at``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Loss draws, dims ``(chain, draw, point)``, with the inputs as ``point`` coordinates.
+
+    Examples
+    --------
+    >>> draws = bs.analysis.forecast_draws(fit, run="1b-lr3e-4", at=[40000])  # doctest: +SKIP
+    >>> draws = bs.analysis.forecast_draws(fit, N=1.75e11, at=[2.1e11, 3e11])  # doctest: +SKIP
+    """
+    axis = _axis_name(fit)
+    at = _as_points(at, axis)
+    rng = _rng(fit, random_seed)
+    post = _post(fit)
+    order = np.argsort(at, kind="stable")
+    if run is not None:
+        if inputs:
+            raise PredictionInputError(
+                f"give either run= (a run in the fit) or the inputs of a new run, not both; got {sorted(inputs)}"
+            )
+        params = run_params(fit, run)
+        df = fit.runs.to_dataframe()
+        rows = df[df["run"].astype(str) == str(run)]
+        last = rows.iloc[-1]
+        if at.min() < last[axis]:
+            raise PredictionInputError(
+                f"run {run!r} has checkpoints up to {axis} = {last[axis]:g}; forecasts start after it "
+                f"(got at = {at.min():g}). For the fitted curve use bs.predict"
+            )
+        values = {axis: at}
+        for col in fit.law.inputs:
+            if col == axis:
+                continue
+            values[col] = np.full(at.size, last[col]) if col == "N" else last[col] / last[axis] * at
+    else:
+        values = {axis: at}
+        for col in fit.law.inputs:
+            if col == axis:
+                continue
+            if col not in inputs:
+                raise PredictionInputError(
+                    f"a new run needs {col}= (law {fit.law.spec!r} reads {list(fit.law.inputs)}); "
+                    "or pass run= to forecast a run in the fit"
+                )
+            values[col] = np.broadcast_to(np.asarray(inputs[col], dtype=float), at.shape).copy()
+        unknown = sorted(set(inputs) - set(fit.law.inputs))
+        if unknown:
+            raise PredictionInputError(f"unknown input(s) {unknown}; law {fit.law.spec!r} reads {list(fit.law.inputs)}")
+        params = new_run_params(fit, rng)
+    coords = {k: ("point", v) for k, v in values.items()}
+    x = {k: xr.DataArray(v, dims="point", coords=coords) for k, v in values.items()}
+    mean = fit.law(**{c: x[c] for c in fit.law.inputs}, **params).transpose(*SAMPLE_DIMS, "point")
+    sigma = post["sigma"].values
+    if fit.noise == "ar1":
+        log_t = np.log(at[order])
+        if run is not None:
+            u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
+            e = _ou_path(log_t, e_last, t_last, sigma, post["ell"].values, rng)
+        else:
+            u = post["tau"].values * rng.standard_normal(sigma.shape)
+            e = _ou_path(log_t, None, None, sigma, post["ell"].values, rng)
+        noise = np.empty_like(e)
+        noise[..., order] = u[..., None] + e
+    elif fit.likelihood == "student_t":
+        noise = sigma[..., None] * rng.standard_t(post["nu"].values[..., None], size=mean.shape)
+    else:
+        noise = sigma[..., None] * rng.standard_normal(mean.shape)
+    out = mean * np.exp(noise)
+    if run is not None:
+        out = out.assign_coords(run=str(run))
+    return out.rename("loss")
+
+
+def forecast_run(
+    fit: Fit,
+    run: Any = None,
+    *,
+    at: ArrayLike,
+    ci_prob: float = 0.9,
+    ci_kind: Literal["hdi", "eti"] = "eti",
+    random_seed: int | None = None,
+    **inputs: ArrayLike,
+) -> pd.DataFrame:
+    """Median and credible interval of a run's loss at later checkpoints (see :func:`forecast_draws`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: the run (if given), the inputs, ``median``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> bs.forecast_run(fit, run="1b-lr3e-4", at=40000, ci_prob=0.9)  # doctest: +SKIP
+    >>> bs.forecast_run(fit, N=1.75e11, at=3e11)  # doctest: +SKIP
+    """
+    draws = forecast_draws(fit, run, at=at, random_seed=random_seed, **inputs)
+    ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
+    cols = {k: draws.coords[k].values for k in ("N", "step", "D", "C", *fit.law.inputs) if k in draws.coords}
+    table = pd.DataFrame({**cols, "median": draws.median(SAMPLE_DIMS).values,
+                          "lower": ci.sel(ci_bound="lower").values, "upper": ci.sel(ci_bound="upper").values})
+    if run is not None:
+        table.insert(0, "run", run)
+    return table
