@@ -1,5 +1,6 @@
 """Pictures: functions that take results and return matplotlib Axes."""
 
+from .curves import plot_curves
 from .fits import plot_extrapolation, plot_fit
 
-__all__ = ["plot_extrapolation", "plot_fit"]
+__all__ = ["plot_curves", "plot_extrapolation", "plot_fit"]
