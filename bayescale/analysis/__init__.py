@@ -2,7 +2,7 @@
 
 from .backtest import Backtest, backtest
 from .compare import CompareError, compare
-from .curves import forecast_draws, forecast_run, new_run_params, run_params
+from .curves import forecast_draws, forecast_run, new_run_params, run_offset_draws, run_params
 from .predict import (
     PredictionInputError,
     interval,
@@ -21,6 +21,7 @@ __all__ = [
     "forecast_draws",
     "forecast_run",
     "new_run_params",
+    "run_offset_draws",
     "run_params",
     "PredictionInputError",
     "interval",

@@ -20,7 +20,7 @@ import xarray as xr
 from ..inference.result import Fit
 from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
 
-__all__ = ["forecast_draws", "forecast_run", "run_params", "new_run_params"]
+__all__ = ["forecast_draws", "forecast_run", "run_params", "new_run_params", "run_offset_draws"]
 
 ArrayLike = float | int | np.ndarray | list[float] | pd.Series
 
@@ -139,6 +139,21 @@ def _run_offset_and_last(fit: Fit, run: Any, params: Mapping[str, xr.DataArray],
     precision = 1.0 / tau**2 + (v**2).sum(-1)
     u = (v * w).sum(-1) / precision + rng.standard_normal(tau.shape) / np.sqrt(precision)
     return u, r[..., -1] - u, float(t[-1])
+
+
+def run_offset_draws(fit: Fit, run: Any, *, random_seed: int | None = None) -> xr.DataArray:
+    """Posterior draws of a run's offset on log loss (``noise="ar1"`` fits): the model integrates
+    the offsets out, and this draws each run's from its exact conditional given the draw's
+    parameters and the run's checkpoints. ``exp(offset)`` times the law is the run's own curve.
+
+    Examples
+    --------
+    >>> bs.analysis.run_offset_draws(fit, "N=1e+09").median()  # doctest: +SKIP
+    """
+    if fit.noise != "ar1":
+        raise PredictionInputError(f"this fit has noise={fit.noise!r}: it has no run offsets")
+    u, _, _ = _run_offset_and_last(fit, run, run_params(fit, run), _rng(fit, random_seed))
+    return xr.DataArray(u, dims=SAMPLE_DIMS, name="offset").assign_coords(run=str(run))
 
 
 def forecast_draws(

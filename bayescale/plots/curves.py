@@ -13,7 +13,7 @@ from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..analysis import forecast_draws, interval, run_params
+from ..analysis import forecast_draws, interval, run_offset_draws, run_params
 from ..inference.result import Fit
 from .fits import _loss_axis
 
@@ -175,6 +175,8 @@ def plot_curves(
         grid = np.geomspace(x.min(), x.max(), n_grid) if x.max() > x.min() else x[:1]
         params = run_params(fit, run)
         draws = fit.law(**_inputs_along(mine, fit, axis, grid), **params).transpose(*SAMPLE_DIMS, "point")
+        if fit.noise == "ar1":  # the run's own curve: the law times its offset
+            draws = draws * np.exp(run_offset_draws(fit, run, random_seed=random_seed))
         _band(ax, grid, draws, ci_prob, colour, dashed=False, gid=f"fit:{run}")
         target = targets.get(run)
         if target is None:
