@@ -82,3 +82,13 @@ def test_hierarchical_per_run_curves():
     assert 0.03 < sd < 0.3  # truth 0.1
     new = bs.analysis.forecast_draws(fit, N=3e9, D=1e11, at=[1e5])
     assert np.isfinite(new.values).all()
+
+
+def test_curve_fit_round_trips_through_netcdf(fits, tmp_path):
+    fit = fits["ar1"]
+    fit.save(tmp_path / "curves.nc")
+    again = bs.load_fit(tmp_path / "curves.nc")
+    assert again.noise == "ar1" and again.runs.curve_axis == "step" and again.is_curve_fit
+    a = bs.forecast_run(fit, run="N=1e+09", at=5e4, random_seed=1)
+    b = bs.forecast_run(again, run="N=1e+09", at=5e4, random_seed=1)
+    assert a.equals(b)
