@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     fitp.add_argument("--map", default="", metavar="N=col,D=col,...",
                       help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
     fitp.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    fitp.add_argument("--noise", default=None, choices=["ar1", "iid"],
+                      help="residual model for training curves (--map run=...,step=... or tokens=...): "
+                      "ar1 (default: per-run offset + AR(1) along each run) or iid")
     fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
                       help="a point to predict; repeat for several")
     fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
@@ -95,7 +98,7 @@ def _sample(bs, runs, law: str, args, likelihood: str = "normal"):
     progress = not (args.no_progress or getattr(args, "json", False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.SamplerWarning)
-        result = bs.fit(runs, law, likelihood=likelihood, draws=args.draws, tune=args.tune,
+        result = bs.fit(runs, law, likelihood=likelihood, noise=getattr(args, "noise", None), draws=args.draws, tune=args.tune,
                         chains=args.chains, random_seed=args.seed, progressbar=progress)
     problems = []
     for w in caught:
@@ -119,6 +122,11 @@ def _save_plot(bs, result, path: str, point: dict[str, float] | None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if result.runs.curve_axis is not None and "run" in result.runs.to_dataframe():
+        ax = bs.plots.plot_curves(result)
+        ax.figure.savefig(path, dpi=110)
+        plt.close(ax.figure)
+        return
     has_nd = {"N", "D"} <= set(result.law.inputs)
     ncols = 2 if (has_nd and point and {"N", "D"} <= point.keys()) else 1
     fig, axes = plt.subplots(1, ncols, figsize=(7 * ncols, 4.8), squeeze=False)
@@ -165,9 +173,10 @@ def _fit(args) -> int:
     import bayescale as bs
 
     mapping = _parse_pairs(args.map, "--map")
-    unknown = set(mapping) - {"N", "D", "C", "loss", "run"}
+    unknown = set(mapping) - {"N", "D", "C", "loss", "run", "step", "tokens", "lr"}
     if unknown:
-        raise SystemExit(f"bayescale: --map keys must be N, D, C, loss or run; got {sorted(unknown)}")
+        raise SystemExit(f"bayescale: --map keys must be N, D, C, loss, run, or for training curves step, "
+                         f"tokens, lr; got {sorted(unknown)}")
     points = [_parse_point(p) for p in args.predict]
     if not 0 < args.ci_prob < 1:
         raise SystemExit(f"bayescale: --ci-prob is a probability in (0, 1), e.g. 0.9; got {args.ci_prob}")
@@ -185,7 +194,10 @@ def _fit(args) -> int:
         unknown = sorted(set(point) - set(accepted))
         if unknown:
             raise SystemExit(f"bayescale: --predict {unknown}: law {law.spec!r} takes {accepted}")
-    result, problems = _sample(bs, runs, args.law, args, args.likelihood)
+    try:
+        result, problems = _sample(bs, runs, args.law, args, args.likelihood)
+    except (bs.runs.RunTableError, bs.laws.LawError, bs.laws.PriorError) as err:
+        raise SystemExit(f"bayescale: {err}") from None
     intervals = []
     for point in points:
         try:

@@ -81,3 +81,22 @@ def test_demo_runs_and_covers_the_simulated_truth(tmp_path, capsys):
     truth = float(next(x for x in out.splitlines() if "true law value" in x).split()[3])
     assert lo < truth < hi
     assert png.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_fit_training_curves_from_the_command_line(tmp_path, capsys):
+    import bayescale as bs
+
+    path = tmp_path / "curves.csv"
+    bs.runs.simulate_curves("kaplan_steps", sizes=[1e7, 1e8, 1e9], steps=[500, 1000, 2000, 4000, 8000],
+                            sigma=0.01, tau=0.02, random_seed=0).to_dataframe().to_csv(path, index=False)
+    plot = tmp_path / "curves.png"
+    assert main(["fit", str(path), "--law", "kaplan_steps", "--map", "run=run,step=step", "--json",
+                 "--draws", "200", "--tune", "300", "--chains", "2", "--seed", "1", "--plot", str(plot)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"tau", "ell", "sigma", "aN", "aS"} <= set(out["summary"])
+    assert plot.stat().st_size > 10_000
+    final = tmp_path / "final.csv"
+    final.write_text("params,tokens,loss\n1e8,2e9,3.3\n2e8,4e9,3.1\n4e8,8e9,2.9\n")
+    with pytest.raises(SystemExit, match="bayescale: noise='ar1'.*one final loss per run"):
+        main(["fit", str(final), "--map", "N=params,D=tokens", "--noise", "ar1"])
