@@ -170,3 +170,59 @@ def test_drop_highest_bounds_and_csv_source(tmp_path):
     path = tmp_path / "r.csv"
     runs_df().to_csv(path, index=False)
     assert bs.RunTable.from_csv(path, N="params", D="tokens", source="my runs").source == "my runs"
+
+
+def curve_df(**overrides):
+    df = pd.DataFrame({"Seen Examples": [1e6, 1e7, 1e8, 1e9, 1e10, 1e11],
+                       "Loss": [0.95, 0.90, 0.62, 0.35, 0.24, 0.21]})
+    for k, v in overrides.items():
+        df[k] = v
+    return df
+
+
+def test_one_input_learning_curve_without_N():
+    df = curve_df()
+    before = df.copy(deep=True)
+    runs = bs.RunTable.from_dataframe(df, N=None, D="Seen Examples", loss="Loss")
+    pd.testing.assert_frame_equal(df, before)
+    assert list(runs.to_dataframe().columns) == ["D", "loss"] and runs.derived == {}
+    np.testing.assert_array_equal(runs.D, df["Seen Examples"])
+    with pytest.raises(MissingColumnError, match=r"no column 'C' \(a table of one-input learning curves"):
+        _ = runs.C  # C = 6 N D cannot be derived without N
+    with pytest.raises(MissingColumnError, match=r"no column 'N' \(.*built with N=None"):
+        _ = runs.N
+    assert repr(runs) == "<RunTable: 6 runs, no N, D 1e+06-1e+11>"
+    for spec in ("m2", "m4", "broken_power_law", "power_law:D"):
+        runs.check_law(bs.get_law(spec))
+    with pytest.raises(MissingColumnError, match=r"'chinchilla' reads column 'N'.*N=None"):
+        runs.check_law(bs.get_law("chinchilla"))
+    with pytest.raises(TooFewSizesError, match="at least 6 distinct values of D"):
+        runs.filter(runs.D < 1e11).check_law(bs.get_law("broken_power_law"))
+    assert len(runs.drop_highest_loss(1)) == 5 and runs.data_hash != runs.drop_highest_loss(1).data_hash
+
+
+def test_one_input_table_errors_name_column_and_rows():
+    kw = dict(N=None, D="Seen Examples", loss="Loss")
+    with pytest.raises(NonNumericError, match=r"column 'Seen Examples'.*row 2 \('lots'\)"):
+        bs.RunTable.from_dataframe(curve_df(**{"Seen Examples": [1e6, 1e7, "lots", 1e9, 1e10, 1e11]}), **kw)
+    with pytest.raises(NonFiniteError, match=r"column 'Seen Examples'.*row 4 \(nan\)"):
+        bs.RunTable.from_dataframe(curve_df(**{"Seen Examples": [1e6, 1e7, 1e8, 1e9, np.nan, 1e11]}), **kw)
+    with pytest.raises(NonPositiveError, match=r"column 'Seen Examples' must be > 0.*rows 0 \(0.0\), 1 \(-1.0\)"):
+        bs.RunTable.from_dataframe(curve_df(**{"Seen Examples": [0.0, -1.0, 1e8, 1e9, 1e10, 1e11]}), **kw)
+    with pytest.raises(MissingColumnError, match="neither tokens D nor compute C"):
+        bs.RunTable.from_dataframe(curve_df(), N=None, loss="Loss")
+    with pytest.raises(RunTableError, match="N=None, but the table has a column 'N'"):
+        bs.RunTable.from_dataframe(curve_df(N=1e9), **kw)
+    # the default still needs N, and names it
+    with pytest.raises(MissingColumnError, match=r"column 'N' \(for N\) not found"):
+        bs.RunTable.from_dataframe(curve_df(), D="Seen Examples", loss="Loss")
+
+
+def test_one_input_curves_of_several_runs_without_N():
+    df = pd.concat([curve_df(model="a"), curve_df(model="b").assign(Loss=lambda d: d.Loss * 0.9)])
+    runs = bs.RunTable.from_dataframe(df.reset_index(drop=True), N=None, tokens="Seen Examples",
+                                      loss="Loss", run="model")
+    assert runs.curve_axis == "D" and "checkpoints of 2 runs (by D), no N" in repr(runs)
+    final = runs.final()
+    assert final.curve_axis is None and list(final.run_ids) == ["a", "b"]
+    np.testing.assert_array_equal(final.D, [1e11, 1e11])

@@ -3,14 +3,16 @@
 from . import _ops as ops
 from .base import Law, LawError, Parameter, get_law, law, list_laws, register
 from .cards import list_prior_cards, read_prior_card
-from .curves import broken_power_law, kaplan_steps, m2
+from .curves import broken_power_law, curve_power, kaplan_steps, m2, m4
 from .final import chinchilla, kaplan, kaplan_power, power_law
 from .priors import Prior, PriorError
 
 __all__ = [
     "broken_power_law",
+    "curve_power",
     "kaplan_steps",
     "m2",
+    "m4",
     "Law",
     "LawError",
     "Parameter",

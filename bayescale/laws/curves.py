@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from . import _ops as ops
 from .base import Parameter, law
 from .priors import Prior
 
-__all__ = ["kaplan_steps", "m2", "broken_power_law"]
+__all__ = ["kaplan_steps", "m2", "m4", "broken_power_law", "curve_power"]
+
+#: Newton steps that solve M4's implicit equation. From m4's start they reach machine precision
+#: within 9 steps for any a in [1e-3, 1e3] (16 for a in [1e-6, 1e6]) and any right-hand side
+#: (tests/test_laws_curves.py).
+M4_NEWTON_STEPS = 16
 
 
 @law(
@@ -86,3 +92,86 @@ def broken_power_law(x, a, b, c0, c1, d1, f1):
     x = examples (or tokens) seen, read from D by default.
     """
     return a + b * x**-c0 * (1 + (x / d1) ** (1 / f1)) ** (-c1 * f1)
+
+
+@law(
+    name="m4",
+    inputs={"x": "D"},
+    parameters=[
+        Parameter("e_inf", Prior("Normal", mu=-0.5, sigma=1.5), 0.2,
+                  "loss (or error) reached as x -> infinity", log=True),
+        Parameter("gap", Prior("Normal", mu=0.0, sigma=1.5), 0.75,
+                  "e_0 - e_inf, with e_0 the loss (or error) as x -> 0", log=True),
+        Parameter("a", Prior("LogNormal", mu=-1.0, sigma=1.5), 0.2,
+                  "shape of the transition (alpha in the paper; towards 0 the curve is M2's)"),
+        Parameter("b", Prior("Normal", mu=10.0, sigma=8.0), 1e4,
+                  "amplitude (beta in the paper; loss^(1 - a) x x^c_neg)", log=True,
+                  scale={"x": "c_neg"}),
+        Parameter("c_neg", Prior("LogNormal", mu=-0.7, sigma=1.0), 0.6,
+                  "decay exponent: Alabdulmohsin et al.'s c is -c_neg"),
+    ],
+    reference="Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and "
+              "Vision, model M4 (eq. 4)",
+    formula="(L - e_inf) / (e_inf + gap - L)**a = b * x**-c_neg",
+    min_distinct={"D": 5},
+)
+def m4(x, e_inf, gap, a, b, c_neg):
+    """(L - e_inf) / (e_inf + gap - L)**a = b * x**-c_neg   (M4, with e_0 = e_inf + gap, c = -c_neg)
+
+    A sigmoid-like learning curve in log x: L falls from e_0 = e_inf + gap at small x to e_inf, as
+    a power law of exponent c_neg once L - e_inf is small against the gap; with a near 0 it is
+    M2 (``m2``) capped at e_0. x = examples (or tokens) seen, read from D by default.
+
+    L is implicit. Writing L = e_inf + gap * s with s = sigmoid(u) in (0, 1), the equation is
+    ``log s - a log(1 - s) = K`` with ``K = log b - c_neg log x + (a - 1) log gap``, that is
+    ``g(u) = u + (a - 1) softplus(u) = K``. g is increasing (g' = sigmoid(-u) + a sigmoid(u)) and
+    convex for a > 1, concave for a < 1, and the start ``u0 = K`` (K < 0) or ``K / a`` (K >= 0) is
+    the inverse of its asymptotes, on the side from which Newton's method converges monotonically:
+    a fixed number of unrolled Newton steps (``M4_NEWTON_STEPS``) solves it for numpy, xarray and
+    PyTensor alike, and gradients through the unrolled steps equal the implicit-function
+    derivative. Example values: an image-classification error curve (few-shot error falling
+    from 0.95 to 0.2 between 1e6 and 1e10 examples seen).
+    """
+    K = ops.log(b) - c_neg * ops.log(x) + (a - 1) * ops.log(gap)
+
+    def newton_step(u, a, K):
+        sp = ops.softplus(u)  # sigmoid(-u) = exp(-sp), sigmoid(u) = exp(u - sp)
+        return u - (u + (a - 1) * sp - K) / (ops.exp(-sp) + a * ops.exp(u - sp))
+
+    u0 = K + (1 / a - 1) * (K + abs(K)) / 2  # K where K < 0, K / a where K >= 0
+    u = ops.iterate(newton_step, u0, a, K, n=M4_NEWTON_STEPS)
+    return e_inf + gap * ops.sigmoid(u)
+
+
+@law(
+    name="curve_power",
+    inputs={"N": "N", "t": "D"},
+    parameters=[
+        Parameter("E", Prior("Normal", mu=0.5, sigma=1.0), 1.8,
+                  "irreducible loss (nats/token), shared by all runs", log=True),
+        Parameter("A", Prior("Normal", mu=10.0, sigma=6.0), 1.6e5,
+                  "curve amplitude (nats/token x params^gamma x tokens^alpha)", log=True,
+                  scale={"N": "gamma", "t": "alpha"}),
+        Parameter("gamma", Prior("LogNormal", mu=-1.6, sigma=1.0), 0.2,
+                  "model-size exponent of the amplitude: the mean of log A_r falls as -gamma log N"),
+        Parameter("alpha", Prior("LogNormal", mu=-1.05, sigma=0.75), 0.35,
+                  "decay exponent of each training curve in tokens seen"),
+    ],
+    reference="A per-run power law in the tokens seen, L_r(t) = E + A_r t**-alpha_r, with the "
+              "amplitude scaling as N**-gamma; fitting intermediate checkpoints rather than final "
+              "losses follows Choshen, Zhang, Andreas 2024, A Hitchhiker's Guide to Scaling Law "
+              "Estimation (who fit the Chinchilla form to them)",
+    formula="L(N, t) = E + A * N**-gamma * t**-alpha",
+    min_distinct={"N": 2, "D": 4},
+)
+def curve_power(N, t, E, A, gamma, alpha):
+    """L(N, t) = E + A * N**-gamma * t**-alpha
+
+    Training curves of several model sizes: the loss of a model of N parameters after t tokens
+    seen (read from D; for optimiser steps use ``get_law("curve_power").on("N", "step")`` and
+    read A in steps). Meant for a hierarchical fit of checkpoints, with each run's amplitude A_r
+    and exponent alpha_r partially pooled around ``A * N**-gamma`` and ``alpha``; as written here
+    it is the population curve. Example values: a curve falling from 3.6 to 2.2 nats/token
+    between 1e9 and 1e11 tokens for a 1e9-parameter model.
+    """
+    return E + A * N**-gamma * t**-alpha

@@ -25,8 +25,9 @@ __all__ = [
 ]
 
 CANONICAL = ("N", "D", "C", "loss")
-#: Columns every table has; D and C come together, and only a step-indexed curve table may lack them.
-REQUIRED = ("N", "loss")
+#: Columns every table has. With N, D and C come together and only a step-indexed curve table may
+#: lack them; without N (one-input learning curves, ``N=None``) the table holds D or C as given.
+REQUIRED = ("loss",)
 #: Curve tables (one row per checkpoint): the run id, the step, the learning rate.
 CURVE_COLUMNS = ("run", "step", "lr")
 _MAX_LISTED = 8
@@ -80,8 +81,10 @@ class RunTable:
 
     Canonical columns: ``N`` (parameters), ``D`` (training tokens), ``C`` (training FLOPs) and
     ``loss`` (final loss, nats/token), all finite and positive; an optional ``run`` id; any other
-    columns of the source are kept unchanged. Build it with :meth:`from_dataframe` or
-    :meth:`from_csv`; the object is immutable and never holds a reference to the caller's frame.
+    columns of the source are kept unchanged. A table of one-input learning curves may lack ``N``
+    (``from_dataframe(df, N=None, D=...)``) and then holds D or C only as given. Build it with
+    :meth:`from_dataframe` or :meth:`from_csv`; the object is immutable and never holds a
+    reference to the caller's frame.
 
     Examples
     --------
@@ -97,14 +100,19 @@ class RunTable:
 
     def __init__(self, df: pd.DataFrame, *, derived: Mapping[str, str] | None = None,
                  source: str | None = None, curve_axis: str | None = None) -> None:
-        has_d = "D" in df.columns and "C" in df.columns
+        has_n = "N" in df.columns
+        inputs = [c for c in ("D", "C") if c in df.columns]
         missing = [c for c in REQUIRED if c not in df.columns]
-        if not has_d and curve_axis != "step":
-            missing += [c for c in ("D", "C") if c not in df.columns]
+        if curve_axis != "step":
+            if has_n and len(inputs) < 2:  # with N, D and C come together
+                missing += [c for c in ("D", "C") if c not in inputs]
+            elif not has_n and not inputs:
+                missing.append("D or C")
         if missing:
             raise MissingColumnError(
-                f"RunTable needs the columns {list(CANONICAL)}; missing {missing}. Build it "
-                "with RunTable.from_dataframe(df, N=..., D=..., loss=...) to map and validate."
+                f"RunTable needs the columns {list(CANONICAL)} (or, for one-input learning curves, "
+                f"loss with D or C); missing {missing}. Build it with RunTable.from_dataframe(df, "
+                "N=..., D=..., loss=...) to map and validate."
             )
         if curve_axis not in (None, "step", "D"):
             raise ValueError(f"curve_axis must be None, 'step' or 'D', got {curve_axis!r}")
@@ -112,7 +120,7 @@ class RunTable:
             raise MissingColumnError("a curve table needs a 'run' column naming each checkpoint's run")
         if len(df) == 0:
             raise RunTableError("the run table has no rows; a fit needs runs")
-        for c in (*REQUIRED, *(("D", "C") if has_d else ())):  # cheap re-check: the constructor is public
+        for c in (*REQUIRED, *(("N",) if has_n else ()), *inputs):  # cheap re-check: the constructor is public
             _check_positive(_numeric_column(df[c], c, ""), c, "")
         object.__setattr__(self, "_df", df.copy())
         object.__setattr__(self, "_derived", dict(derived or {}))
@@ -130,7 +138,7 @@ class RunTable:
         cls,
         df: pd.DataFrame,
         *,
-        N: str = "N",
+        N: str | None = "N",
         D: str | None = None,
         C: str | None = None,
         loss: str = "loss",
@@ -146,8 +154,14 @@ class RunTable:
         ----------
         df : pandas.DataFrame
             One row per run; it is copied, never modified.
-        N, loss : str
-            Columns holding parameters and final loss.
+        N : str or None
+            Column holding parameters. ``None`` for one-input learning curves without a model
+            size (loss against examples or tokens seen, as in the Revisiting benchmark): the table
+            then has no N and derives nothing, so it holds D or C only as given (``C = 6 N D``
+            cannot be computed), and it can be fitted with laws that read only D or C (``m2``,
+            ``m4``, ``broken_power_law``, ``power_law``).
+        loss : str
+            Column holding the final loss.
         D, C : str, optional
             Columns holding training tokens and FLOPs. By default the columns ``D`` and ``C``
             are used when present. Give at least one: ``D = C / (6 N)`` when only C is known,
@@ -170,6 +184,15 @@ class RunTable:
         MissingColumnError, NonNumericError, NonFiniteError, NonPositiveError
             Each names the column and the offending rows (by the frame's index) and says how to
             fix it.
+
+        Examples
+        --------
+        >>> import pandas as pd, bayescale as bs
+        >>> curve = pd.DataFrame({"Seen Examples": [1e6, 1e7, 1e8, 1e9, 1e10],
+        ...                       "Loss": [0.93, 0.81, 0.55, 0.33, 0.24]})
+        >>> runs = bs.RunTable.from_dataframe(curve, N=None, D="Seen Examples", loss="Loss")
+        >>> runs.to_dataframe().columns.tolist()  # no N, and no C = 6 N D
+        ['D', 'loss']
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -196,7 +219,7 @@ class RunTable:
             if D is not None:
                 raise RunTableError(f"give tokens= or D=, not both{where}: for curves D is the tokens seen so far")
             D = tokens
-        explicit = {"N": N, "loss": loss}
+        explicit = {"N": N, "loss": loss} if N is not None else {"loss": loss}
         for key, col in (("D", D), ("C", C)):
             if col is not None:
                 explicit[key] = col
@@ -223,6 +246,11 @@ class RunTable:
             raise MissingColumnError(
                 f"run id column {run!r} not found{where}; the table has columns {list(df.columns)}"
             )
+        if N is None and "N" in df.columns:
+            raise RunTableError(
+                f"N=None, but the table{where} has a column 'N'; pass N='N' to use it as the model "
+                "size, or drop or rename it for one-input learning curves"
+            )
         used = set(explicit.values()) | ({run} if run else set()) | set(extra_cols.values())
         mapped = {**explicit, **extra_cols, **({"run": run} if run else {})}
         for canon in mapped:
@@ -238,12 +266,13 @@ class RunTable:
         for key, col in explicit.items():
             _check_positive(out[key], col, where)
         derived = {}
-        if "D" not in out and "C" in out:
-            out["D"] = out["C"] / (6.0 * out["N"])
-            derived["D"] = "C / (6 N)"
-        if "C" not in out and "D" in out:
-            out["C"] = 6.0 * out["N"] * out["D"]
-            derived["C"] = "6 N D"
+        if "N" in out:  # without N (one-input curves) neither D nor C can be derived
+            if "D" not in out and "C" in out:
+                out["D"] = out["C"] / (6.0 * out["N"])
+                derived["D"] = "C / (6 N)"
+            if "C" not in out and "D" in out:
+                out["C"] = 6.0 * out["N"] * out["D"]
+                derived["C"] = "6 N D"
         out = out[[c for c in CANONICAL if c in out]]
         if run is not None:
             out["run"] = df[run].array.copy()
@@ -271,9 +300,14 @@ class RunTable:
     # -- access -------------------------------------------------------------------------------
     def _col(self, name: str) -> np.ndarray:
         if name not in self._df.columns:
+            if "N" not in self._df.columns and name in ("N", "D", "C"):
+                why = "a table of one-input learning curves, built with N=None"
+            elif name in ("D", "C"):
+                why = "a step-indexed curve table without tokens"
+            else:
+                why = "not mapped when the table was built"
             raise MissingColumnError(
-                f"this run table has no column {name!r} (a step-indexed curve table without tokens); "
-                f"it has {list(self._df.columns)}"
+                f"this run table has no column {name!r} ({why}); it has {list(self._df.columns)}"
             )
         a = self._df[name].to_numpy(dtype=float, copy=True)
         a.flags.writeable = False
@@ -281,7 +315,8 @@ class RunTable:
 
     @property
     def N(self) -> np.ndarray:  # noqa: N802 - literature symbol
-        """Parameters per run (read-only array)."""
+        """Parameters per run (read-only array); :class:`MissingColumnError` for a table built with
+        ``N=None``."""
         return self._col("N")
 
     @property
@@ -331,10 +366,12 @@ class RunTable:
         der = f", derived {self._derived}" if self._derived else ""
         kind = "runs" if self._curve_axis is None else (
             f"checkpoints of {self._df['run'].nunique()} runs (by {self._curve_axis})")
-        d = f", D {self.D.min():.3g}-{self.D.max():.3g}" if "D" in self._df.columns else ""
+        cols = self._df.columns
+        n = f", {self.n_distinct('N')} sizes N {self.N.min():.3g}-{self.N.max():.3g}" if "N" in cols else ", no N"
+        x = "D" if "D" in cols else "C" if "C" in cols and "N" not in cols else None
+        d = f", {x} {self._col(x).min():.3g}-{self._col(x).max():.3g}" if x else ""
         return (
-            f"<RunTable: {len(self)} {kind}, {self.n_distinct('N')} sizes N "
-            f"{self.N.min():.3g}-{self.N.max():.3g}{d}"
+            f"<RunTable: {len(self)} {kind}{n}{d}"
             f"{der}{', extra columns ' + str(extra) if extra else ''}>"
         )
 
@@ -440,8 +477,12 @@ class RunTable:
         """
         for inp in law.inputs:
             if inp not in self._df.columns:
+                hint = ""
+                if inp == "N":
+                    hint = (" (the table was built with N=None: fit a law of one input, such as "
+                            "'m2', 'm4' or 'power_law:D', or map a model-size column with N=...)")
                 raise MissingColumnError(
-                    f"law {law.spec!r} reads column {inp!r}, which the run table lacks; "
+                    f"law {law.spec!r} reads column {inp!r}, which the run table lacks{hint}; "
                     f"it has {list(self._df.columns)}"
                 )
             if inp not in CANONICAL:  # a user law reading an extra column: validate it now
@@ -522,18 +563,20 @@ def _check_nonnegative(values: pd.Series, name: str, where: str) -> None:
 
 
 def _check_curves(df: pd.DataFrame, axis: str, where: str) -> None:
-    """Within each run: one model size, and the step (or tokens) increasing row by row."""
+    """Within each run: one model size (when the table has N), and the step (or tokens)
+    increasing row by row."""
     run = df["run"]
-    n_first = df.groupby(run.to_numpy(), sort=False)["N"].transform("first")
-    changed = df["N"].to_numpy() != n_first.to_numpy()
-    if changed.any():
-        first_bad = run[changed].iloc[0]
-        pos = np.flatnonzero(changed & (run == first_bad).to_numpy())
-        raise CurveOrderError(
-            f"run {first_bad!r}{where}: N changes within the run at {_rows(df.index[pos], df['N'].iloc[pos])} "
-            f"(first N {n_first.iloc[pos[0]]!r}); a run has one model size: fix N or give those "
-            "checkpoints their own run id"
-        )
+    if "N" in df.columns:
+        n_first = df.groupby(run.to_numpy(), sort=False)["N"].transform("first")
+        changed = df["N"].to_numpy() != n_first.to_numpy()
+        if changed.any():
+            first_bad = run[changed].iloc[0]
+            pos = np.flatnonzero(changed & (run == first_bad).to_numpy())
+            raise CurveOrderError(
+                f"run {first_bad!r}{where}: N changes within the run at "
+                f"{_rows(df.index[pos], df['N'].iloc[pos])} (first N {n_first.iloc[pos[0]]!r}); a run "
+                "has one model size: fix N or give those checkpoints their own run id"
+            )
     values = df[axis].to_numpy(dtype=float)
     prev = df.groupby(run.to_numpy(), sort=False)[axis].shift(1).to_numpy(dtype=float)
     name = "step" if axis == "step" else "tokens seen (D)"
