@@ -98,8 +98,8 @@ def _sample(bs, runs, law: str, args, likelihood: str = "normal"):
     progress = not (args.no_progress or getattr(args, "json", False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.SamplerWarning)
-        result = bs.fit(runs, law, likelihood=likelihood, noise=getattr(args, "noise", None), draws=args.draws, tune=args.tune,
-                        chains=args.chains, random_seed=args.seed, progressbar=progress)
+        result = bs.fit(runs, law, likelihood=likelihood, noise=getattr(args, "noise", None), draws=args.draws,
+                        tune=args.tune, chains=args.chains, random_seed=args.seed, progressbar=progress)
     problems = []
     for w in caught:
         if issubclass(w.category, bs.SamplerWarning):
