@@ -187,7 +187,7 @@ def _structure_key(structure: tuple, data: ModelData) -> tuple:
     law, priors, likelihood, noise, run_effects = structure
     prior_key = tuple(sorted((k, tuple(sorted(p.to_dict().items()))) for k, p in priors.items()))
     # per-run posterior variables fix the number of runs in the compiled model's output shapes
-    n_runs = data.n_runs if (noise == "ar1" or run_effects) else None
+    n_runs = data.n_runs if run_effects else None
     return (law.spec, law.source_hash, prior_key, likelihood, noise, tuple(run_effects), n_runs,
             tuple(sorted(data.values)))
 
