@@ -84,3 +84,25 @@ def test_forecast_inputs_are_checked(runs):
     final = bs.RunTable.from_dataframe(pd.DataFrame({"N": [1e8, 1e9, 1e10], "D": [1e10] * 3, "loss": [3, 2.8, 2.6]}))
     with pytest.raises(PredictionInputError, match="fit to training curves"):
         forecast_draws(curve_fit(final, noise="iid"), N=1e9, at=[1e5])
+
+
+def test_forecast_log_density_is_the_exact_conditional_density(runs):
+    """Point mass posterior: the density of the run's later loss is the Gaussian conditional of log
+    loss given its checkpoints so far (offset integrated), with the Jacobian of the log."""
+    from scipy.stats import norm
+
+    fit = curve_fit(runs, shape=(4, 8000))
+    df = runs.to_dataframe()
+    past = df[df.run == "N=1e+09"]
+    future = np.array([1e4, 5e4])
+    t = np.log(np.r_[past.step.to_numpy(), future])
+    cov = SIGMA**2 * np.exp(-np.abs(t[:, None] - t[None, :]) / ELL) + TAU**2
+    mu = np.log(LAW(N=1e9, step=np.exp(t), **P))
+    k = len(past)
+    gain = cov[k:, :k] @ np.linalg.inv(cov[:k, :k])
+    mean = mu[k:] + gain @ (np.log(past.loss.to_numpy()) - mu[:k])
+    sd = np.sqrt(np.diag(cov[k:, k:] - gain @ cov[:k, k:]))
+    y = np.exp(mean + np.array([0.5, -1.0]) * sd)
+    expected = norm.logpdf(np.log(y), mean, sd) - np.log(y)
+    got = bs.analysis.forecast_log_density(fit, y, "N=1e+09", at=future, random_seed=3)
+    np.testing.assert_allclose(got, expected, atol=0.02)

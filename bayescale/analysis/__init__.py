@@ -2,7 +2,14 @@
 
 from .backtest import Backtest, backtest
 from .compare import CompareError, compare
-from .curves import forecast_draws, forecast_run, new_run_params, run_offset_draws, run_params
+from .curves import (
+    forecast_draws,
+    forecast_log_density,
+    forecast_run,
+    new_run_params,
+    run_offset_draws,
+    run_params,
+)
 from .predict import (
     PredictionInputError,
     interval,
@@ -12,13 +19,21 @@ from .predict import (
     predict,
     prob_below,
 )
+from .scoring import coverage, log_predictive_density, mixture_log_density, mixture_quantiles, msce, rmsle
 
 __all__ = [
     "Backtest",
     "backtest",
     "CompareError",
     "compare",
+    "coverage",
+    "log_predictive_density",
+    "mixture_log_density",
+    "mixture_quantiles",
+    "msce",
+    "rmsle",
     "forecast_draws",
+    "forecast_log_density",
     "forecast_run",
     "new_run_params",
     "run_offset_draws",

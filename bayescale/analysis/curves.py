@@ -20,7 +20,8 @@ import xarray as xr
 from ..inference.result import Fit
 from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
 
-__all__ = ["forecast_draws", "forecast_run", "run_params", "new_run_params", "run_offset_draws"]
+__all__ = ["forecast_draws", "forecast_log_density", "forecast_run", "run_params", "new_run_params",
+           "run_offset_draws"]
 
 ArrayLike = float | int | np.ndarray | list[float] | pd.Series
 
@@ -156,6 +157,75 @@ def run_offset_draws(fit: Fit, run: Any, *, random_seed: int | None = None) -> x
     return xr.DataArray(u, dims=SAMPLE_DIMS, name="offset").assign_coords(run=str(run))
 
 
+def _run_inputs(fit: Fit, run: Any, at: np.ndarray) -> dict[str, np.ndarray]:
+    """The law's inputs of a run in the fit at later points ``at`` of the curve axis: its N, and
+    other inputs (tokens on a step axis) in the run's own last ratio to the axis."""
+    axis = _axis_name(fit)
+    df = fit.runs.to_dataframe()
+    rows = df[df["run"].astype(str) == str(run)]
+    if rows.empty:
+        run_params(fit, run)  # raises, naming the fit's runs
+    last = rows.iloc[-1]
+    if at.min() < last[axis]:
+        raise PredictionInputError(
+            f"run {run!r} has checkpoints up to {axis} = {last[axis]:g}; forecasts start after it "
+            f"(got at = {at.min():g}). For the fitted curve use bs.predict"
+        )
+    values = {axis: at}
+    for col in fit.law.inputs:
+        if col != axis:
+            values[col] = np.full(at.size, last[col]) if col == "N" else last[col] / last[axis] * at
+    return values
+
+
+def forecast_log_density(
+    fit: Fit,
+    loss: ArrayLike,
+    run: Any,
+    *,
+    at: ArrayLike,
+    random_seed: int | None = None,
+) -> np.ndarray:
+    """Log density of a run's later losses under its forecast, one per point (marginal per point).
+
+    ``log p(y_i) = log mean_s p(y_i | theta_s, u_s, run so far)`` over posterior draws ``s``: with
+    ``noise="ar1"`` each draw's forecast of log loss at ``t_i`` is normal with mean
+    ``log L + u + rho_i e_T`` and sd ``sigma sqrt(1 - rho_i^2)``, ``rho_i = exp(-(log t_i -
+    log t_T) / ell)``, the run's offset ``u`` drawn from its exact conditional and ``e_T`` its
+    last residual (see :func:`forecast_draws`); with ``noise="iid"``, normal around the law with
+    sd ``sigma``. The density is of the loss itself (Jacobian ``-log y`` included).
+
+    Examples
+    --------
+    >>> lpd = bs.analysis.forecast_log_density(fit, y_test, run="curve", at=x_test)  # doctest: +SKIP
+    """
+    axis = _axis_name(fit)
+    at = _as_points(at, axis)
+    log_y = np.log(np.atleast_1d(np.asarray(loss, dtype=float)))
+    if log_y.shape != at.shape:
+        raise PredictionInputError(f"{log_y.size} losses for {at.size} points")
+    rng = _rng(fit, random_seed)
+    post = _post(fit)
+    params = run_params(fit, run)
+    x = _run_inputs(fit, run, at)
+    mean = fit.law(**{c: x[c] for c in fit.law.inputs},
+                   **{k: np.asarray(v.transpose(*SAMPLE_DIMS).values)[..., None] for k, v in params.items()})
+    m = np.log(mean)
+    sigma = post["sigma"].values[..., None]
+    if fit.noise == "ar1":
+        u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
+        gap = np.log(at) - t_last
+        ell = post["ell"].values[..., None]
+        m = m + u[..., None] + np.exp(-gap / ell) * e_last[..., None]
+        sd = sigma * np.sqrt(-np.expm1(-2.0 * gap / ell))
+    else:
+        sd = np.broadcast_to(sigma, m.shape)
+    logp = -0.5 * ((log_y - m) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi) - log_y
+    logp = logp.reshape(-1, logp.shape[-1])
+    top = logp.max(axis=0)
+    return top + np.log(np.mean(np.exp(logp - top), axis=0))
+
+
 def forecast_draws(
     fit: Fit,
     run: Any = None,
@@ -204,19 +274,7 @@ def forecast_draws(
                 f"give either run= (a run in the fit) or the inputs of a new run, not both; got {sorted(inputs)}"
             )
         params = run_params(fit, run)
-        df = fit.runs.to_dataframe()
-        rows = df[df["run"].astype(str) == str(run)]
-        last = rows.iloc[-1]
-        if at.min() < last[axis]:
-            raise PredictionInputError(
-                f"run {run!r} has checkpoints up to {axis} = {last[axis]:g}; forecasts start after it "
-                f"(got at = {at.min():g}). For the fitted curve use bs.predict"
-            )
-        values = {axis: at}
-        for col in fit.law.inputs:
-            if col == axis:
-                continue
-            values[col] = np.full(at.size, last[col]) if col == "N" else last[col] / last[axis] * at
+        values = _run_inputs(fit, run, at)
     else:
         values = {axis: at}
         for col in fit.law.inputs:

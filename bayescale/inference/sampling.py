@@ -144,8 +144,7 @@ def fit(
                 compute_convergence_checks=False,  # we check, and say so in plain words, below
                 **sample_kwargs,
             )
-    with model:
-        pm.compute_log_likelihood(idata, progressbar=False)
+    _add_log_likelihood(model, idata, data)
     sampler = {
         "draws": draws,
         "tune": tune,
@@ -176,6 +175,43 @@ def fit(
     for problem in sampler_problems(sampler_diagnostics(idata, result.var_names), chains):
         warnings.warn(f"{law.spec} fit: {problem}", SamplerWarning, stacklevel=2)
     return result
+
+
+#: Compiled pointwise log-likelihood functions, by model (models are cached above).
+_LOGLIK: dict[int, tuple[pm.Model, pm.Model, Any, list[str], str]] = {}
+
+
+def _add_log_likelihood(model: pm.Model, idata: xr.DataTree, data: ModelData) -> None:
+    """Pointwise log-likelihood of every draw (the ``log_likelihood`` group for LOO), with the
+    compiled function kept beside a cached model: it reads the same ``pm.Data``, so a refit to new
+    data reuses it (``pm.compute_log_likelihood`` would compile it anew each time)."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    entry = _LOGLIK.get(id(model))
+    if entry is None or entry[0] is not model:
+        umodel = remove_value_transforms(model)
+        obs = list(umodel.observed_RVs)
+        fn = umodel.compile_fn(inputs=umodel.value_vars, outs=umodel.logp(vars=obs, sum=False),
+                               on_unused_input="ignore")
+        entry = (model, umodel, fn, [v.name for v in umodel.value_vars], obs[0].name)
+        if any(m is model for m, _ in _COMPILED.values()):
+            _LOGLIK[id(model)] = entry
+            for key in [k for k, e in _LOGLIK.items() if not any(m is e[0] for m, _ in _COMPILED.values())]:
+                del _LOGLIK[key]
+    _, umodel, fn, names, obs_name = entry
+    with umodel:  # the untransformed clone has data of its own
+        pm.set_data({k: v for k, v in data.values.items() if k in umodel.named_vars}, coords=data.coords)
+    post = idata.posterior.dataset
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    values = {k: post[k].values for k in names}
+    out = np.empty((n_chain, n_draw, len(data.values["log_loss_obs"])))
+    for c in range(n_chain):
+        for d in range(n_draw):
+            out[c, d] = fn({k: v[c, d] for k, v in values.items()})[0]
+    dim = data.obs_dim
+    ds = xr.Dataset({obs_name: (("chain", "draw", dim), out)},
+                    coords={"chain": post["chain"].values, "draw": post["draw"].values, dim: data.coords[dim]})
+    idata["log_likelihood"] = xr.DataTree(ds)
 
 
 #: Compiled nutpie models by structure, most recent last (a small LRU).
