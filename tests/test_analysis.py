@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import xarray as xr
 
 import bayescale as bs
 from bayescale.analysis import PredictionInputError
@@ -103,3 +104,20 @@ def test_posterior_predictive_groups(chinchilla_fake_fit):
     n = len(chinchilla_fake_fit.runs)
     assert pp.posterior_predictive["log_loss"].shape == (4, 250, n)
     np.testing.assert_allclose(pp.observed_data["log_loss"], np.log(chinchilla_fake_fit.runs.loss))
+
+
+def test_compare_names_the_fit_whose_loo_fails(chinchilla_fake_fit):
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    n_run = len(chinchilla_fake_fit.runs)
+
+    def with_loglik(values):
+        tree = chinchilla_fake_fit.idata.copy()
+        tree["log_likelihood"] = xr.DataTree(xr.Dataset({"log_loss": (("chain", "draw", "run"), values)}))
+        return dataclasses.replace(chinchilla_fake_fit, idata=tree)
+
+    good = with_loglik(rng.normal(2.0, 0.1, (4, 250, n_run)))
+    stuck = with_loglik(np.full((4, 250, n_run), 2.0))  # a posterior that never moved
+    with pytest.raises(bs.analysis.CompareError, match=r"PSIS-LOO failed for \['stuck'\]"):
+        bs.analysis.compare({"good": good, "stuck": stuck})

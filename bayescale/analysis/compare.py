@@ -48,5 +48,17 @@ def compare(fits: Mapping[str, Fit], *, method: str = "stacking") -> pd.DataFram
     for name, f in fits.items():
         if "log_likelihood" not in f.idata.children:
             raise CompareError(f"fit {name!r} has no pointwise log-likelihood group; refit with bs.fit")
-    table = az.compare({name: f.idata for name, f in fits.items()}, method=method, round_to="none")
+    try:
+        table = az.compare({name: f.idata for name, f in fits.items()}, method=method, round_to="none")
+    except (ValueError, FloatingPointError) as err:
+        bad = []
+        for name, f in fits.items():
+            try:
+                az.loo(f.idata)
+            except (ValueError, FloatingPointError):
+                bad.append(name)
+        raise CompareError(
+            f"PSIS-LOO failed for {bad or 'one of the fits'} ({err}): usually a chain that did not move "
+            "(check fit.diagnostics(), refit with more tuning); compare the other fits without it"
+        ) from None
     return pd.DataFrame(table)
