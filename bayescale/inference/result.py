@@ -85,7 +85,9 @@ class Fit:
     @property
     def is_curve_fit(self) -> bool:
         """True when the fit was made on a table of checkpoints."""
-        return self.noise == "ar1" or "checkpoint" in self.idata.observed_data.dims
+        if self.noise == "ar1":
+            return True
+        return "observed_data" in self.idata.children and "checkpoint" in self.idata.observed_data.dims
 
     @property
     def var_names(self) -> list[str]:
