@@ -354,3 +354,18 @@ def param_table(fit: bs.Fit, *, ci_prob: float = 0.94, names: Sequence[str] | No
                      f"{pct}% HDI upper": float(hdi.sel(ci_bound="upper")),
                      "r_hat": float(summ.loc[name, "r_hat"]), "ess_bulk": float(summ.loc[name, "ess_bulk"])})
     return pd.DataFrame(rows)
+
+
+def finish_results(lines: list[str], posteriors: Sequence[tuple[str, bs.Fit, Sequence[str]]], *, out: Path,
+                   quick: bool) -> None:
+    """Append a posterior table (and the sampler's warnings) per fit, print, and write ``out``
+    unless ``quick``."""
+    lines = list(lines)
+    for title, fit, warns in posteriors:
+        lines += [f"## Posterior: {title}", "", md_table(param_table(fit)), ""]
+        lines += [f"Sampler warning: {w}" for w in warns] + ([""] if warns else [])
+    text = "\n".join(lines)
+    print(text)
+    if not quick:
+        out.write_text(text)
+

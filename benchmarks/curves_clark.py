@@ -78,13 +78,8 @@ def main() -> None:
         "## Data handling", "",
         *[f"- {n}" for n in notes], "",
     ]
-    for (label, noise), (fit, warns) in fits.items():
-        lines += [f"## Posterior: {label}, noise={noise}", "", cd.md_table(cd.param_table(fit)), ""]
-        lines += [f"Sampler warning: {w}" for w in warns] + ([""] if warns else [])
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        OUT.write_text(text)
+    posteriors = [(f"{label}, noise={noise}", fit, warns) for (label, noise), (fit, warns) in fits.items()]
+    cd.finish_results(lines, posteriors, out=OUT, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -142,14 +142,8 @@ def main() -> None:
         "## Data handling", "",
         *[f"- {n}" for n in notes], "",
     ]
-    for (law, frac, noise), (fit, warns) in fits.items():
-        lines += [f"## Posterior: {law}, first {frac:.0%}, noise={noise}", "",
-                  cd.md_table(cd.param_table(fit)), ""]
-        lines += [f"Sampler warning: {w}" for w in warns] + ([""] if warns else [])
-    text = "\n".join(lines)
-    print(text)
-    if not args.quick:
-        OUT.write_text(text)
+    cd.finish_results(lines, [(f"{law}, first {frac:.0%}, noise={noise}", fit, warns)
+                                    for (law, frac, noise), (fit, warns) in fits.items()], out=OUT, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -36,19 +36,23 @@ def runs():
     return full.filter(~((df.run == "N=1e+09") & (df.step > 4000)).to_numpy())
 
 
-def test_forecast_of_a_partial_run_is_the_exact_gaussian_conditional(runs):
-    fit = curve_fit(runs)
-    df = runs.to_dataframe()
-    past = df[df.run == "N=1e+09"]
-    future = np.array([1e4, 5e4])
+def exact_conditional(runs, future):
+    """Mean and sd of the 1e9 run's log loss at ``future`` given its checkpoints: Gaussian conditioning
+    on the joint covariance tau^2 + sigma^2 exp(-|dlog t| / ell)."""
+    past = runs.to_dataframe().query("run == 'N=1e+09'")
     t = np.log(np.r_[past.step.to_numpy(), future])
     cov = SIGMA**2 * np.exp(-np.abs(t[:, None] - t[None, :]) / ELL) + TAU**2
     mu = np.log(LAW(N=1e9, step=np.exp(t), **P))
     k = len(past)
-    r = np.log(past.loss.to_numpy()) - mu[:k]
     gain = cov[k:, :k] @ np.linalg.inv(cov[:k, :k])
-    mean = mu[k:] + gain @ r
-    sd = np.sqrt(np.diag(cov[k:, k:] - gain @ cov[:k, k:]))
+    mean = mu[k:] + gain @ (np.log(past.loss.to_numpy()) - mu[:k])
+    return mean, np.sqrt(np.diag(cov[k:, k:] - gain @ cov[:k, k:]))
+
+
+def test_forecast_of_a_partial_run_is_the_exact_gaussian_conditional(runs):
+    fit = curve_fit(runs)
+    future = np.array([1e4, 5e4])
+    mean, sd = exact_conditional(runs, future)
     draws = np.log(forecast_draws(fit, run="N=1e+09", at=future, random_seed=1).values.reshape(-1, 2))
     se = sd / np.sqrt(draws.shape[0])
     assert np.all(np.abs(draws.mean(0) - mean) < 5 * se), (draws.mean(0), mean, se)
@@ -92,16 +96,8 @@ def test_forecast_log_density_is_the_exact_conditional_density(runs):
     from scipy.stats import norm
 
     fit = curve_fit(runs, shape=(4, 8000))
-    df = runs.to_dataframe()
-    past = df[df.run == "N=1e+09"]
     future = np.array([1e4, 5e4])
-    t = np.log(np.r_[past.step.to_numpy(), future])
-    cov = SIGMA**2 * np.exp(-np.abs(t[:, None] - t[None, :]) / ELL) + TAU**2
-    mu = np.log(LAW(N=1e9, step=np.exp(t), **P))
-    k = len(past)
-    gain = cov[k:, :k] @ np.linalg.inv(cov[:k, :k])
-    mean = mu[k:] + gain @ (np.log(past.loss.to_numpy()) - mu[:k])
-    sd = np.sqrt(np.diag(cov[k:, k:] - gain @ cov[:k, k:]))
+    mean, sd = exact_conditional(runs, future)
     y = np.exp(mean + np.array([0.5, -1.0]) * sd)
     expected = norm.logpdf(np.log(y), mean, sd) - np.log(y)
     got = bs.analysis.forecast_log_density(fit, y, "N=1e+09", at=future, random_seed=3)
