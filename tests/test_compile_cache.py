@@ -24,8 +24,11 @@ def test_refit_reuses_the_compiled_model_with_new_data():
     kw = dict(draws=300, tune=300, chains=2, progressbar=False)
     first = bs.fit(curve(12, 0.2, 0), "m2", random_seed=1, **kw)
     n_cached = len(sampling._COMPILED)
+    entry = next(reversed(sampling._COMPILED.values()))
+    nutpie_model, loglik_fn = entry.nutpie, entry.loglik[1]
     second = bs.fit(curve(20, 0.5, 1), "m2", random_seed=1, **kw)
     assert len(sampling._COMPILED) == n_cached  # same structure: no new compilation
+    assert entry.nutpie is nutpie_model and entry.loglik[1] is loglik_fn
     for fit, n, e_inf in ((first, 12, 0.2), (second, 20, 0.5)):
         assert fit.idata.observed_data["log_loss"].sizes["run"] == n
         assert fit.idata.log_likelihood["log_loss"].sizes["run"] == n

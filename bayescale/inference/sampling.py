@@ -6,6 +6,7 @@ import importlib.util
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -129,12 +130,12 @@ def fit(
     sample_kwargs = _sampler_defaults(sample_kwargs)
     structure = (law, resolved, likelihood, noise, run_effects)
     if sample_kwargs["nuts_sampler"] == "nutpie" and set(sample_kwargs) <= {"nuts_sampler", "nuts", "cores"}:
-        model, idata = _sample_nutpie_cached(structure, data, draws=draws, tune=tune, chains=chains,
+        entry, idata = _sample_nutpie_cached(structure, data, draws=draws, tune=tune, chains=chains,
                                              seed=seed, progressbar=progressbar,
                                              cores=sample_kwargs.get("cores"), nuts=sample_kwargs["nuts"])
     else:
-        model = _build(*structure, data)
-        with model:
+        entry = _Compiled(_build(*structure, data))
+        with entry.model:
             idata = pm.sample(
                 draws=draws,
                 tune=tune,
@@ -144,7 +145,7 @@ def fit(
                 compute_convergence_checks=False,  # we check, and say so in plain words, below
                 **sample_kwargs,
             )
-    _add_log_likelihood(model, idata, data)
+    _add_log_likelihood(entry, idata, data)
     sampler = {
         "draws": draws,
         "tune": tune,
@@ -177,28 +178,34 @@ def fit(
     return result
 
 
-#: Compiled pointwise log-likelihood functions, by model (models are cached above).
-_LOGLIK: dict[int, tuple[pm.Model, pm.Model, Any, list[str], str]] = {}
+@dataclass
+class _Compiled:
+    """A model built for one structure, with what has been compiled from it: the nutpie model and
+    the pointwise log-likelihood (both read the model's ``pm.Data``, so new data need no recompile)."""
+
+    model: pm.Model
+    nutpie: Any = None
+    loglik: tuple[pm.Model, Any, list[str], str] | None = None
 
 
-def _add_log_likelihood(model: pm.Model, idata: xr.DataTree, data: ModelData) -> None:
-    """Pointwise log-likelihood of every draw (the ``log_likelihood`` group for LOO), with the
-    compiled function kept beside a cached model: it reads the same ``pm.Data``, so a refit to new
-    data reuses it (``pm.compute_log_likelihood`` would compile it anew each time)."""
+#: Compiled models by structure, most recent last (a small LRU; nutpie only).
+_COMPILED: OrderedDict[tuple, _Compiled] = OrderedDict()
+_COMPILED_MAX = 32
+
+
+def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -> None:
+    """Pointwise log-likelihood of every draw (the ``log_likelihood`` group for LOO). The compiled
+    function is kept in ``entry``, so a refit of a cached model to new data reuses it
+    (``pm.compute_log_likelihood`` would compile it anew each time)."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
-    entry = _LOGLIK.get(id(model))
-    if entry is None or entry[0] is not model:
-        umodel = remove_value_transforms(model)
+    if entry.loglik is None:
+        umodel = remove_value_transforms(entry.model)
         obs = list(umodel.observed_RVs)
         fn = umodel.compile_fn(inputs=umodel.value_vars, outs=umodel.logp(vars=obs, sum=False),
                                on_unused_input="ignore")
-        entry = (model, umodel, fn, [v.name for v in umodel.value_vars], obs[0].name)
-        if any(m is model for m, _ in _COMPILED.values()):
-            _LOGLIK[id(model)] = entry
-            for key in [k for k, e in _LOGLIK.items() if not any(m is e[0] for m, _ in _COMPILED.values())]:
-                del _LOGLIK[key]
-    _, umodel, fn, names, obs_name = entry
+        entry.loglik = (umodel, fn, [v.name for v in umodel.value_vars], obs[0].name)
+    umodel, fn, names, obs_name = entry.loglik
     with umodel:  # the untransformed clone has data of its own
         pm.set_data({k: v for k, v in data.values.items() if k in umodel.named_vars}, coords=data.coords)
     post = idata.posterior.dataset
@@ -214,11 +221,6 @@ def _add_log_likelihood(model: pm.Model, idata: xr.DataTree, data: ModelData) ->
     idata["log_likelihood"] = xr.DataTree(ds)
 
 
-#: Compiled nutpie models by structure, most recent last (a small LRU).
-_COMPILED: OrderedDict[tuple, tuple[pm.Model, Any]] = OrderedDict()
-_COMPILED_MAX = 32
-
-
 def _structure_key(structure: tuple, data: ModelData) -> tuple:
     law, priors, likelihood, noise, run_effects = structure
     prior_key = tuple(sorted((k, tuple(sorted(p.to_dict().items()))) for k, p in priors.items()))
@@ -230,7 +232,7 @@ def _structure_key(structure: tuple, data: ModelData) -> tuple:
 
 def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune: int, chains: int,
                           seed: int, progressbar: bool, cores: int | None,
-                          nuts: Mapping[str, Any]) -> tuple[pm.Model, xr.DataTree]:
+                          nuts: Mapping[str, Any]) -> tuple[_Compiled, xr.DataTree]:
     """nutpie on a model compiled once per structure; new data go in through ``with_data``."""
     import dataclasses
     import time
@@ -241,15 +243,15 @@ def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune
     key = _structure_key(structure, data)
     if key in _COMPILED:
         _COMPILED.move_to_end(key)
-        model, compiled = _COMPILED[key]
-        with model:
+        entry = _COMPILED[key]
+        with entry.model:
             pm.set_data(data.values, coords=data.coords)
     else:
         model = _build(*structure, data)
-        compiled = nutpie.compile_pymc_model(model)
-        _COMPILED[key] = (model, compiled)
+        entry = _COMPILED[key] = _Compiled(model, nutpie.compile_pymc_model(model))
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
+    model, compiled = entry.model, entry.nutpie
     used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
     compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
     coords = {k: pd.Index(v) for k, v in data.coords.items() if k in (compiled._coords or {})}
@@ -261,7 +263,7 @@ def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune
     idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
                           save_warmup=False, progress_bar=progressbar, **nuts)
     patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
-    return model, idata
+    return entry, idata
 
 
 def _sampler_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
