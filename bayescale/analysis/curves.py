@@ -19,6 +19,7 @@ import xarray as xr
 
 from ..inference.result import Fit
 from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
+from .scoring import draw_mixture_log_density
 
 __all__ = ["forecast_draws", "forecast_log_density", "forecast_run", "run_params", "new_run_params",
            "run_offset_draws"]
@@ -220,10 +221,7 @@ def forecast_log_density(
         sd = sigma * np.sqrt(-np.expm1(-2.0 * gap / ell))
     else:
         sd = np.broadcast_to(sigma, m.shape)
-    logp = -0.5 * ((log_y - m) / sd) ** 2 - np.log(sd) - 0.5 * np.log(2 * np.pi) - log_y
-    logp = logp.reshape(-1, logp.shape[-1])
-    top = logp.max(axis=0)
-    return top + np.log(np.mean(np.exp(logp - top), axis=0))
+    return draw_mixture_log_density(log_y, m, sd)
 
 
 def forecast_draws(

@@ -23,6 +23,7 @@ __all__ = [
     "CI_PROBS",
     "rmsle",
     "log_predictive_density",
+    "draw_mixture_log_density",
     "mixture_log_density",
     "mixture_quantiles",
     "coverage",
@@ -108,14 +109,22 @@ def log_predictive_density(
     sd = post["sigma"].values
     if fit.noise == "ar1":
         sd = np.sqrt(sd**2 + post["tau"].values ** 2)
-    z = (log_y - mu) / sd[..., None]
-    if fit.likelihood == "student_t":
-        nu = post["nu"].values[..., None]
+    nu = post["nu"].values[..., None] if fit.likelihood == "student_t" else None
+    return draw_mixture_log_density(log_y, mu, sd[..., None], nu=nu)
+
+
+def draw_mixture_log_density(log_y: np.ndarray, mean: np.ndarray, sd: np.ndarray, *,
+                             nu: np.ndarray | None = None) -> np.ndarray:
+    """``log mean_s p(y | s)`` over draws, each draw's log y normal (Student-t with ``nu``) with
+    ``mean`` and ``sd`` (arrays ``(chain, draw, point)`` or broadcastable); the density of y itself,
+    so the Jacobian ``-log y`` is included. Returns one value per point."""
+    z = (log_y - mean) / sd
+    if nu is not None:
         logp = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
                 - (nu + 1) / 2 * np.log1p(z**2 / nu))
     else:
         logp = -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
-    logp = logp - np.log(sd)[..., None] - log_y
+    logp = np.broadcast_to(logp - np.log(sd) - log_y, np.broadcast_shapes(z.shape, np.shape(sd)))
     logp = logp.reshape(-1, logp.shape[-1])
     return logsumexp(logp, axis=0) - np.log(logp.shape[0])
 
