@@ -12,7 +12,7 @@ from importlib.resources import files as _files
 
 from . import analysis, inference, laws, plots, runs
 from .analysis import forecast_run, loss_interval, posterior_predictive, predict, prob_below
-from .inference import Fit, SamplerWarning, fit, load_fit, sample_prior_predictive
+from .inference import Diagnosis, Fit, SamplerWarning, diagnose, fit, load_fit, sample_prior_predictive
 from .laws import Parameter, Prior, get_law, law
 from .runs import RunTable, datasets
 
@@ -27,6 +27,7 @@ def load_demo_runs() -> RunTable:
 
 
 __all__ = [
+    "Diagnosis",
     "Fit",
     "Parameter",
     "Prior",
@@ -34,6 +35,7 @@ __all__ = [
     "SamplerWarning",
     "analysis",
     "datasets",
+    "diagnose",
     "fit",
     "forecast_run",
     "get_law",

@@ -1,16 +1,19 @@
 """How laws are fitted: the only layer that builds PyMC models or samples."""
 
+from .diagnostics import Diagnosis, diagnose
 from .model import LIKELIHOODS, build_model, pivots, resolve_priors
 from .result import Fit, FitFileError, LawChangedWarning, SamplerWarning, load_fit
 from .sampling import fit, sample_prior_predictive
 
 __all__ = [
     "LIKELIHOODS",
+    "Diagnosis",
     "Fit",
     "FitFileError",
     "LawChangedWarning",
     "SamplerWarning",
     "build_model",
+    "diagnose",
     "fit",
     "load_fit",
     "pivots",

@@ -32,11 +32,6 @@ class FitFileError(ValueError):
     """A file that is not a bayescale fit, or whose law is not registered."""
 
 
-#: Thresholds below which sampler trouble is reported (Vehtari et al. 2021).
-RHAT_MAX = 1.01
-ESS_MIN = 400
-
-
 @dataclass(frozen=True, eq=False)
 class Fit:
     """A fitted scaling law.
@@ -113,8 +108,12 @@ class Fit:
         ).drop(columns=["mcse_mean", "mcse_sd"], errors="ignore")
 
     def diagnostics(self) -> dict[str, float]:
-        """Divergences, largest R-hat, smallest bulk and tail ESS over the law's parameters."""
-        return sampler_diagnostics(self.idata, self.var_names)
+        """The sampler's numbers: divergences, largest R-hat, smallest bulk and tail ESS, tree-depth
+        saturation, mean tree depth, smallest E-BFMI. :func:`bayescale.diagnose` gives the verdict."""
+        from .diagnostics import diagnose
+
+        d = diagnose(self).to_dict()
+        return {k: v for k, v in d.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
     def save(self, path: str | PathLike[str]) -> None:
         """Write the fit to netCDF (run table and provenance included; no pickle)."""
@@ -130,44 +129,6 @@ class Fit:
             f"<Fit {self.law.spec} ({self.likelihood}) on {what}: "
             f"{post['chain']} chains x {post['draw']} draws>"
         )
-
-
-def sampler_diagnostics(idata: xr.DataTree, var_names: list[str]) -> dict[str, float]:
-    """The numbers behind :class:`SamplerWarning`."""
-    post = idata.posterior.dataset[var_names]
-    rhat = az.rhat(post)
-    ess_bulk = az.ess(post, method="bulk")
-    ess_tail = az.ess(post, method="tail")
-    div = idata.sample_stats.dataset["diverging"] if "sample_stats" in idata.children else None
-    return {
-        "divergences": int(div.sum()) if div is not None else 0,
-        "max_r_hat": float(max(rhat[v].max() for v in var_names)),
-        "min_ess_bulk": float(min(ess_bulk[v].min() for v in var_names)),
-        "min_ess_tail": float(min(ess_tail[v].min() for v in var_names)),
-    }
-
-
-def sampler_problems(diag: Mapping[str, float], n_chains: int) -> list[str]:
-    """Plain-language list of what is wrong with a run of the sampler (empty when all is well)."""
-    out = []
-    if diag["divergences"]:
-        out.append(
-            f"{diag['divergences']} divergent transitions: the posterior has regions the sampler "
-            "could not explore; raise target_accept (nuts={'target_accept': 0.95}) or "
-            "tighten priors"
-        )
-    if n_chains > 1 and diag["max_r_hat"] > RHAT_MAX:
-        out.append(
-            f"R-hat up to {diag['max_r_hat']:.3f} (> {RHAT_MAX}): chains disagree; run longer "
-            "(tune, draws) and check the priors"
-        )
-    ess_min = min(diag["min_ess_bulk"], diag["min_ess_tail"])
-    if ess_min < ESS_MIN:
-        out.append(
-            f"effective sample size down to {ess_min:.0f} (< {ESS_MIN}): intervals are noisy; "
-            "increase draws"
-        )
-    return out
 
 
 # -- provenance and netCDF -------------------------------------------------------------------

@@ -17,6 +17,7 @@ import xarray as xr
 from .. import __version__
 from ..laws import Law, get_law
 from ..runs import RunTable
+from .diagnostics import diagnose
 from .model import (
     ModelData,
     _build,
@@ -27,7 +28,7 @@ from .model import (
     pivots,
     resolve_priors,
 )
-from .result import Fit, SamplerWarning, make_attrs, sampler_diagnostics, sampler_problems
+from .result import Fit, SamplerWarning, make_attrs
 
 __all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed"]
 
@@ -108,7 +109,8 @@ def fit(
     Warns
     -----
     SamplerWarning
-        On divergences, R-hat > 1.01 or ESS < 400; the numbers are in ``fit.diagnostics()``.
+        On divergences, R-hat > 1.01, ESS < 400, tree-depth saturation or E-BFMI < 0.3, saying what
+        to try; :func:`bayescale.diagnose` gives the same verdict and the numbers.
 
     Examples
     --------
@@ -173,7 +175,7 @@ def fit(
     )
     result = Fit(law=law, priors=resolved, likelihood=likelihood, runs=runs, idata=idata,
                  pivot=pivot, noise=noise, run_effects=run_effects)
-    for problem in sampler_problems(sampler_diagnostics(idata, result.var_names), chains):
+    for problem in diagnose(result).problems:
         warnings.warn(f"{law.spec} fit: {problem}", SamplerWarning, stacklevel=2)
     return result
 
@@ -185,7 +187,7 @@ class _Compiled:
 
     model: pm.Model
     nutpie: Any = None
-    loglik: tuple[pm.Model, Any, list[str], str] | None = None
+    loglik: tuple[pm.Model, Any, list[str], str, list[str]] | None = None
 
 
 #: Compiled models by structure, most recent last (a small LRU; nutpie only).
@@ -194,31 +196,43 @@ _COMPILED_MAX = 32
 
 
 def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -> None:
-    """Pointwise log-likelihood of every draw (the ``log_likelihood`` group for LOO). The compiled
-    function is kept in ``entry``, so a refit of a cached model to new data reuses it
-    (``pm.compute_log_likelihood`` would compile it anew each time)."""
+    """Pointwise log-likelihood of every draw (the ``log_likelihood`` group, for LOO) and the log
+    prior density of each free variable (the ``log_prior`` group, for prior power-scaling), as
+    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` would give them (no Jacobian terms).
+
+    One compiled function gives both; it is kept in ``entry``, so a refit of a cached model to new
+    data reuses it (the PyMC functions would compile anew each time)."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
     if entry.loglik is None:
         umodel = remove_value_transforms(entry.model)
         obs = list(umodel.observed_RVs)
-        fn = umodel.compile_fn(inputs=umodel.value_vars, outs=umodel.logp(vars=obs, sum=False),
-                               on_unused_input="ignore")
-        entry.loglik = (umodel, fn, [v.name for v in umodel.value_vars], obs[0].name)
-    umodel, fn, names, obs_name = entry.loglik
+        free = list(umodel.free_RVs)
+        outs = [*umodel.logp(vars=obs, sum=False), *umodel.logp(vars=free, sum=False)]
+        fn = umodel.compile_fn(inputs=umodel.value_vars, outs=outs, on_unused_input="ignore")
+        entry.loglik = (umodel, fn, [v.name for v in umodel.value_vars], obs[0].name,
+                        [rv.name for rv in free])
+    umodel, fn, names, obs_name, free_names = entry.loglik
     with umodel:  # the untransformed clone has data of its own
         pm.set_data({k: v for k, v in data.values.items() if k in umodel.named_vars}, coords=data.coords)
     post = idata.posterior.dataset
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     values = {k: post[k].values for k in names}
-    out = np.empty((n_chain, n_draw, len(data.values["log_loss_obs"])))
+    loglik = np.empty((n_chain, n_draw, len(data.values["log_loss_obs"])))
+    logprior = {k: np.empty((n_chain, n_draw) + post[k].shape[2:]) for k in free_names}
     for c in range(n_chain):
         for d in range(n_draw):
-            out[c, d] = fn({k: v[c, d] for k, v in values.items()})[0]
+            res = fn({k: v[c, d] for k, v in values.items()})
+            loglik[c, d] = res[0]
+            for k, lp in zip(free_names, res[1:], strict=True):
+                logprior[k][c, d] = lp
     dim = data.obs_dim
-    ds = xr.Dataset({obs_name: (("chain", "draw", dim), out)},
-                    coords={"chain": post["chain"].values, "draw": post["draw"].values, dim: data.coords[dim]})
-    idata["log_likelihood"] = xr.DataTree(ds)
+    sample = {"chain": post["chain"].values, "draw": post["draw"].values}
+    idata["log_likelihood"] = xr.DataTree(xr.Dataset(
+        {obs_name: (("chain", "draw", dim), loglik)}, coords={**sample, dim: data.coords[dim]}))
+    idata["log_prior"] = xr.DataTree(xr.Dataset(
+        {k: (post[k].dims, v) for k, v in logprior.items()}, coords={**sample, **{
+            d: post[d].values for k in free_names for d in post[k].dims[2:]}}))
 
 
 def _structure_key(structure: tuple, data: ModelData) -> tuple:
@@ -275,6 +289,8 @@ def _sampler_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     """
     kwargs = dict(kwargs)
     nuts = dict(kwargs.pop("nuts", None) or {})
+    if "target_accept" in kwargs:  # one place for it, so nutpie's compiled-model cache still applies
+        nuts["target_accept"] = kwargs.pop("target_accept")
     if "target_accept" not in kwargs and "target_accept" not in nuts:
         nuts["target_accept"] = 0.9  # 0.8 leaves a few divergences on small isoFLOP tables
     sampler = kwargs.get("nuts_sampler")
