@@ -1,7 +1,7 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
 from .backtest import Backtest, backtest
-from .compare import CompareError, compare
+from .compare import AveragedFit, CompareError, Comparison, ParetoKWarning, average, compare
 from .curves import (
     forecast_draws,
     forecast_log_density,
@@ -24,7 +24,11 @@ from .scoring import coverage, log_predictive_density, mixture_log_density, mixt
 __all__ = [
     "Backtest",
     "backtest",
+    "AveragedFit",
     "CompareError",
+    "Comparison",
+    "ParetoKWarning",
+    "average",
     "compare",
     "coverage",
     "log_predictive_density",

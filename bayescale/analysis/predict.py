@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from ..inference.result import Fit
+from .compare import AveragedFit, Comparison, mix_draws
 
 __all__ = [
     "PredictionInputError",
@@ -31,6 +32,21 @@ SAMPLE_DIMS = ("chain", "draw")
 
 class PredictionInputError(ValueError):
     """Inputs for a prediction that are missing, inconsistent or not positive."""
+
+
+AnyFit = Fit | AveragedFit | Comparison
+
+
+def _as_fit(fit: AnyFit) -> Fit | AveragedFit:
+    if isinstance(fit, Comparison):
+        return fit.averaged()
+    if not isinstance(fit, Fit | AveragedFit):
+        raise TypeError(f"expected a bayescale Fit, AveragedFit or Comparison, got {type(fit).__name__}")
+    return fit
+
+
+def _inputs_of(fit: Fit | AveragedFit) -> tuple[str, ...]:
+    return fit.inputs if isinstance(fit, AveragedFit) else fit.law.inputs
 
 
 def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataArray]:
@@ -84,12 +100,14 @@ def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataA
     return {k: xr.DataArray(v, dims="point", coords=coords) for k, v in vals.items()}
 
 
-def predict(fit: Fit, **inputs: ArrayLike | None) -> xr.DataArray:
+def predict(fit: AnyFit, **inputs: ArrayLike | None) -> xr.DataArray:
     """The law's mean loss at new inputs, for every posterior draw.
 
     Parameters
     ----------
-    fit : Fit
+    fit : Fit, AveragedFit or Comparison
+        Averaged fits (and comparisons, by their weights) give the weighted mixture of the laws'
+        draws, dims ``(chain=1, draw, point)``.
     **inputs : float or array
         The law's inputs by column name (``N=``, ``D=``; ``C=`` with ``N=`` gives D = C/(6N)).
 
@@ -102,6 +120,9 @@ def predict(fit: Fit, **inputs: ArrayLike | None) -> xr.DataArray:
     --------
     >>> bs.predict(fit, N=7e10, D=1.4e12).median(("chain", "draw"))  # doctest: +SKIP
     """
+    fit = _as_fit(fit)
+    if isinstance(fit, AveragedFit):
+        return mix_draws(fit, {k: predict(f, **inputs) for k, f in fit.fits.items()})
     return _law_draws(fit, {k: fit.posterior[k] for k in fit.law.param_names}, **inputs)
 
 
@@ -119,7 +140,7 @@ def _rng(fit: Fit, random_seed: int | None) -> np.random.Generator:
 
 
 def loss_draws(
-    fit: Fit,
+    fit: AnyFit,
     *,
     kind: Literal["mean", "new_run"] = "mean",
     random_seed: int | None = None,
@@ -135,6 +156,10 @@ def loss_draws(
     """
     if kind not in ("mean", "new_run"):
         raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    fit = _as_fit(fit)
+    if isinstance(fit, AveragedFit):
+        return mix_draws(fit, {k: loss_draws(f, kind=kind, random_seed=random_seed, **inputs)
+                               for k, f in fit.fits.items()})
     if kind == "mean":
         return predict(fit, **inputs)
     rng = _rng(fit, random_seed)
@@ -170,7 +195,7 @@ def interval(
 
 
 def loss_interval(
-    fit: Fit,
+    fit: AnyFit,
     *,
     ci_prob: float = 0.9,
     ci_kind: Literal["hdi", "eti"] = "hdi",
@@ -182,7 +207,9 @@ def loss_interval(
 
     Parameters
     ----------
-    fit : Fit
+    fit : Fit, AveragedFit or Comparison
+        A comparison (:func:`bayescale.compare`) or an averaged fit gives the model-averaged
+        interval: the laws' draws mixed by their stacking weights.
     ci_prob : float
         Interval probability (default 0.9).
     ci_kind : {"hdi", "eti"}
@@ -206,9 +233,10 @@ def loss_interval(
                   N             D             C    median     lower     upper
     0  7.000000e+10  1.400000e+12  5.880000e+23  1.93...
     """
+    fit = _as_fit(fit)
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
     ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
-    cols = {k: draws.coords[k].values for k in ("N", "D", "C", *fit.law.inputs) if k in draws.coords}
+    cols = {k: draws.coords[k].values for k in ("N", "D", "C", *_inputs_of(fit)) if k in draws.coords}
     return pd.DataFrame(
         {
             **cols,
@@ -220,7 +248,7 @@ def loss_interval(
 
 
 def prob_below(
-    fit: Fit,
+    fit: AnyFit,
     target: float,
     *,
     kind: Literal["mean", "new_run"] = "mean",
