@@ -248,7 +248,7 @@ def stacking_weights(fits: dict[str, bs.Fit]) -> tuple[dict[str, float], bool, l
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                table = bs.analysis.compare(ok)
+                table = bs.analysis.compare(ok).table
             break
         except ValueError:  # find the fit whose LOO fails, leave it out, compare the rest
             new = []
@@ -264,7 +264,7 @@ def stacking_weights(fits: dict[str, bs.Fit]) -> tuple[dict[str, float], bool, l
             failed += new
             ok = {k: f for k, f in ok.items() if k not in new}
     weights = {k: float(table.loc[k, "weight"]) if k in ok else 0.0 for k in fits}
-    high_k = bool(table["warning"].astype(bool).any()) if "warning" in table else False
+    high_k = bool((table["n_high_k"] > 0).any())
     return weights, high_k, failed
 
 
