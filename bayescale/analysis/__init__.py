@@ -11,7 +11,9 @@ from .curves import (
     run_params,
 )
 from .predict import (
+    ExtrapolationWarning,
     PredictionInputError,
+    extrapolation_decades,
     interval,
     loss_draws,
     loss_interval,
@@ -20,6 +22,16 @@ from .predict import (
     prob_below,
 )
 from .scoring import coverage, log_predictive_density, mixture_log_density, mixture_quantiles, msce, rmsle
+from .sensitivity import (
+    PriorSensitivity,
+    PriorSensitivityWarning,
+    SensitivityError,
+    identifiability,
+    posterior_correlations,
+    power_scale_weights,
+    prior_sensitivity,
+    strong_correlations,
+)
 
 __all__ = [
     "Backtest",
@@ -42,7 +54,17 @@ __all__ = [
     "new_run_params",
     "run_offset_draws",
     "run_params",
+    "ExtrapolationWarning",
     "PredictionInputError",
+    "PriorSensitivity",
+    "PriorSensitivityWarning",
+    "SensitivityError",
+    "extrapolation_decades",
+    "identifiability",
+    "posterior_correlations",
+    "power_scale_weights",
+    "prior_sensitivity",
+    "strong_correlations",
     "interval",
     "loss_draws",
     "loss_interval",

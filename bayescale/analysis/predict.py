@@ -5,6 +5,7 @@ Everything here is numpy/xarray on the stored draws: no PyMC graph, no recompila
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Literal
 
@@ -14,10 +15,14 @@ import pandas as pd
 import xarray as xr
 
 from ..inference.result import Fit
+from ..runs import RunTable
+from ..runs.table import MissingColumnError
 from .compare import AveragedFit, Comparison, mix_draws
 
 __all__ = [
+    "ExtrapolationWarning",
     "PredictionInputError",
+    "extrapolation_decades",
     "predict",
     "loss_draws",
     "loss_interval",
@@ -32,6 +37,14 @@ SAMPLE_DIMS = ("chain", "draw")
 
 class PredictionInputError(ValueError):
     """Inputs for a prediction that are missing, inconsistent or not positive."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction far beyond the runs the law was fitted to."""
+
+
+#: :func:`loss_interval` and :func:`prob_below` warn beyond this many decades past the runs.
+MAX_EXTRAPOLATION_DECADES = 1.0
 
 
 AnyFit = Fit | AveragedFit | Comparison
@@ -227,6 +240,12 @@ def loss_interval(
     pandas.DataFrame
         One row per point: the inputs (N, D, C where known), ``median``, ``lower``, ``upper``.
 
+    Warns
+    -----
+    ExtrapolationWarning
+        When a point lies more than ``MAX_EXTRAPOLATION_DECADES`` (1) decades beyond the fitted
+        runs in N, D or C: the interval is conditional on the law's form holding that far.
+
     Examples
     --------
     >>> bs.loss_interval(fit, N=7e10, D=1.4e12, ci_prob=0.9)  # doctest: +SKIP
@@ -234,6 +253,7 @@ def loss_interval(
     0  7.000000e+10  1.400000e+12  5.880000e+23  1.93...
     """
     fit = _as_fit(fit)
+    warn_if_far(fit, **inputs)
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
     ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
     cols = {k: draws.coords[k].values for k in ("N", "D", "C", *_inputs_of(fit)) if k in draws.coords}
@@ -264,6 +284,8 @@ def prob_below(
     >>> bs.prob_below(fit, 2.0, N=7e10, D=1.4e12)  # doctest: +SKIP
     0.97
     """
+    fit = _as_fit(fit)
+    warn_if_far(fit, **inputs)
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
     p = (draws < target).mean(SAMPLE_DIMS).values
     scalar = all(np.ndim(v) == 0 for v in inputs.values() if v is not None)
@@ -288,3 +310,69 @@ def posterior_predictive(fit: Fit, *, random_seed: int | None = None) -> xr.Data
             "observed_data": xr.Dataset({"log_loss": obs}),
         }
     )
+
+
+def _observed(runs: RunTable, name: str) -> np.ndarray | None:
+    try:
+        return runs.column(name)
+    except MissingColumnError:
+        if name == "C":
+            try:
+                return 6.0 * runs.column("N") * runs.column("D")
+            except MissingColumnError:
+                return None
+        return None
+
+
+def extrapolation_decades(fit: Fit, **inputs: ArrayLike | None) -> dict[str, np.ndarray]:
+    """How many decades each input of a query lies beyond the observed runs.
+
+    For each input (N, D, and C = 6 N D where those are known, plus the law's own inputs):
+    ``log10(x / max observed)`` above the data, ``log10(min observed / x)`` below it, 0 inside.
+
+    Parameters
+    ----------
+    fit : Fit
+    **inputs
+        As for :func:`bayescale.analysis.predict` (``N=``, ``D=``, or ``N=`` and ``C=``).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One non-negative value per point, per input the runs also record.
+
+    Examples
+    --------
+    >>> extrapolation_decades(fit, N=7e10, D=1.4e12)  # doctest: +SKIP
+    {'N': array([0.45]), 'D': array([0.45]), 'C': array([0.29])}
+    """
+    x = prediction_inputs(fit, **inputs)
+    out = {}
+    for name, da in x.items():
+        obs = _observed(fit.runs, name)
+        if obs is None or obs.size == 0:
+            continue
+        v = da.values
+        lo, hi = float(np.min(obs)), float(np.max(obs))
+        out[name] = np.where(v > hi, np.log10(v / hi), np.where(v < lo, np.log10(lo / v), 0.0))
+    return out
+
+
+def warn_if_far(fit: Fit | AveragedFit, max_decades: float = MAX_EXTRAPOLATION_DECADES,
+                **inputs: ArrayLike | None) -> None:
+    """Warn (:class:`ExtrapolationWarning`) when a query lies more than ``max_decades`` beyond the runs."""
+    one = next(iter(fit.fits.values())) if isinstance(fit, AveragedFit) else fit
+    try:
+        far = extrapolation_decades(one, **inputs)
+    except PredictionInputError:
+        return
+    worst = {k: float(np.max(v)) for k, v in far.items() if v.size and np.max(v) > max_decades}
+    if worst:
+        said = ", ".join(f"{k} {d:.1f} decades" for k, d in worst.items())
+        warnings.warn(
+            f"predicting {said} beyond the fitted runs (more than {max_decades:g}): the interval assumes the "
+            "law's form holds that far out and cannot show the error if it does not. Check how this law "
+            "extrapolates on your own runs with bs.backtest(runs, law, holdout='largest_C').",
+            ExtrapolationWarning,
+            stacklevel=3,
+        )

@@ -17,6 +17,7 @@ import xarray as xr
 from .. import __version__
 from ..laws import Law, get_law
 from ..runs import RunTable
+from ..runs.design import IdentifiabilityWarning, design_problems
 from .diagnostics import diagnose
 from .model import (
     ModelData,
@@ -108,6 +109,10 @@ def fit(
 
     Warns
     -----
+    IdentifiabilityWarning
+        Before sampling, when the design of the runs cannot pin the law down: too few distinct
+        values of an input, inputs that move together (one tokens-per-parameter ratio), fewer
+        than 3 runs per parameter. The fit still runs; its answer then rests on the prior.
     SamplerWarning
         On divergences, R-hat > 1.01, ESS < 400, tree-depth saturation or E-BFMI < 0.3, saying what
         to try; :func:`bayescale.diagnose` gives the same verdict and the numbers.
@@ -125,6 +130,8 @@ def fit(
     run_effects = tuple(law.parameter(n).name for n in run_effects)
     _check_structure(runs, law, noise, run_effects)
     runs.check_law(law)
+    for problem in design_problems(runs, law):
+        warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
     resolved = resolve_priors(law, likelihood, priors, noise=noise, run_effects=run_effects)
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
     data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)

@@ -1,6 +1,7 @@
 """The run table: schema, units, validation and loaders."""
 
 from . import datasets
+from .design import IdentifiabilityWarning, design_problems
 from .simulate import simulate_curves
 from .table import (
     CurveOrderError,
@@ -15,6 +16,7 @@ from .table import (
 
 __all__ = [
     "CurveOrderError",
+    "IdentifiabilityWarning",
     "MissingColumnError",
     "NonFiniteError",
     "NonNumericError",
@@ -23,5 +25,6 @@ __all__ = [
     "RunTableError",
     "TooFewSizesError",
     "datasets",
+    "design_problems",
     "simulate_curves",
 ]
