@@ -1,6 +1,7 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
 from .backtest import Backtest, backtest
+from .checks import PredictiveCheckError, loo_pit, pit_ecdf_inside, residuals, uniform_ecdf_band
 from .compare import AveragedFit, CompareError, Comparison, ParetoKWarning, average, compare
 from .curves import (
     forecast_draws,
@@ -37,6 +38,11 @@ __all__ = [
     "Backtest",
     "backtest",
     "AveragedFit",
+    "PredictiveCheckError",
+    "loo_pit",
+    "pit_ecdf_inside",
+    "residuals",
+    "uniform_ecdf_band",
     "CompareError",
     "Comparison",
     "ParetoKWarning",

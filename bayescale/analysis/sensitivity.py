@@ -37,6 +37,7 @@ from ..inference.result import Fit
 from ..laws import Law, get_law
 from ..runs import RunTable
 from ..runs.design import design_problems
+from .compare import PARETO_K_MAX
 from .predict import SAMPLE_DIMS, ArrayLike, extrapolation_decades, loss_draws
 
 __all__ = [
@@ -54,8 +55,6 @@ __all__ = [
     "strong_correlations",
 ]
 
-#: Pareto k above which importance-reweighted estimates are unreliable (Vehtari et al. 2024).
-PARETO_K_MAX = 0.7
 #: Power-scaling sensitivity above which a parameter counts as sensitive (Kallioinen et al. 2024).
 SENSITIVITY_THRESHOLD = 0.05
 #: Correlation above which a pair of parameters is flagged by :func:`strong_correlations`.

@@ -1,7 +1,18 @@
 """Pictures: functions that take results and return matplotlib Axes."""
 
+from .checks import plot_loo_pit, plot_ppc, plot_prior_predictive, plot_residuals
 from .curves import plot_curves
 from .fits import plot_extrapolation, plot_fit
 from .sensitivity import plot_pair, plot_prior_sensitivity
 
-__all__ = ["plot_curves", "plot_extrapolation", "plot_fit", "plot_pair", "plot_prior_sensitivity"]
+__all__ = [
+    "plot_curves",
+    "plot_extrapolation",
+    "plot_fit",
+    "plot_loo_pit",
+    "plot_pair",
+    "plot_ppc",
+    "plot_prior_predictive",
+    "plot_prior_sensitivity",
+    "plot_residuals",
+]
