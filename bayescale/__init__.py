@@ -11,7 +11,17 @@ __version__ = "0.1.0"
 from importlib.resources import files as _files
 
 from . import analysis, inference, laws, plots, runs
-from .analysis import average, compare, forecast_run, loss_interval, posterior_predictive, predict, prob_below
+from .analysis import (
+    average,
+    backtest,
+    calibrate,
+    compare,
+    forecast_run,
+    loss_interval,
+    posterior_predictive,
+    predict,
+    prob_below,
+)
 from .inference import Diagnosis, Fit, SamplerWarning, diagnose, fit, load_fit, sample_prior_predictive
 from .laws import Parameter, Prior, get_law, law
 from .runs import RunTable, datasets
@@ -35,6 +45,8 @@ __all__ = [
     "SamplerWarning",
     "analysis",
     "average",
+    "backtest",
+    "calibrate",
     "compare",
     "datasets",
     "diagnose",

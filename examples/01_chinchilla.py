@@ -44,8 +44,8 @@ print(runs)
 
 # %%
 prior = bs.sample_prior_predictive(runs, "chinchilla", likelihood="student_t", random_seed=0)
-pc = az.plot_ppc_dist(prior, group="prior_predictive", num_samples=50)
-pc.savefig("01_prior_predictive.png")
+ax = bs.plots.plot_prior_predictive(prior)
+ax.figure.savefig("01_prior_predictive.png")
 
 # %% [markdown]
 # ## Fit
@@ -57,16 +57,38 @@ fit = bs.fit(runs, "chinchilla", likelihood="student_t", random_seed=2024)
 fit.summary(ci_prob=0.95)
 
 # %%
-fit.diagnostics()  # divergences, max R-hat, min ESS: fit() warns when these are bad
+bs.diagnose(fit)  # R-hat, ESS, divergences, tree depth, E-BFMI: fit() warns when these are bad
 
 # %% [markdown]
-# ## Posterior predictive check and rank plots
+# ## Posterior predictive checks, residuals, LOO-PIT, the amplitude-exponent ridge
 
 # %%
-pc = az.plot_ppc_dist(bs.posterior_predictive(fit, random_seed=1), num_samples=100)
-pc.savefig("01_ppc.png")
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+bs.plots.plot_ppc(fit, random_seed=1, ax=axes[0])
+bs.plots.plot_loo_pit(fit, ax=axes[1])
+fig.tight_layout()
+fig.savefig("01_ppc_loo_pit.png", dpi=110)
+bs.plots.plot_residuals(fit).savefig("01_residuals.png", dpi=110)
+bs.plots.plot_pair(fit, random_seed=0).savefig("01_pair.png", dpi=90)
 pc = az.plot_rank(fit.idata, var_names=["E", "alpha", "beta"])
 pc.savefig("01_rank.png")
+
+# %% [markdown]
+# ## Which law? And does it extrapolate?
+# `bs.compare` ranks laws by how well they predict one left-out run (PSIS-LOO); a backtest on the
+# largest-compute runs is the check that matters for a bigger run.
+
+# %%
+kaplan = bs.fit(runs, "kaplan", likelihood="student_t", random_seed=2024)
+cmp = bs.compare({"chinchilla": fit, "kaplan": kaplan})
+print(cmp)
+print("model-averaged:", bs.loss_interval(cmp, N=7e10, D=1.4e12, ci_prob=0.9).round(4).to_dict("records"))
+
+# %%
+bt = bs.backtest(runs, ["chinchilla", "kaplan"], holdout="largest_C",
+                 fit_kwargs={"likelihood": "student_t", "random_seed": 1})
+print(bt.scores().round(3).to_string())
+bs.plots.plot_backtest(bt, relative=True).figure.savefig("01_backtest.png", dpi=110)
 
 # %% [markdown]
 # ## Chinchilla-70B

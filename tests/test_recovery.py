@@ -57,8 +57,9 @@ def test_sampler_trouble_is_reported():
 def test_compare_prefers_the_true_law():
     runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.01, seed=4)
     fits = {law: bs.fit(runs, law, draws=500, random_seed=1, progressbar=False) for law in ("chinchilla", "kaplan")}
-    table = bs.analysis.compare(fits)
-    assert table.index[0] == "chinchilla"
+    cmp = bs.compare(fits)
+    table = cmp.table
+    assert cmp.best == table.index[0] == "chinchilla" and cmp.weights["chinchilla"] > 0.5
     assert -table.loc["kaplan", "elpd_diff"] > 2 * table.loc["kaplan", "dse"]  # elpd_diff <= 0: gap to best
     with pytest.raises(bs.analysis.CompareError, match="different run tables"):
         bs.analysis.compare({"a": fits["chinchilla"], "b": bs.fit(runs.drop_highest_loss(1), draws=100, tune=200,

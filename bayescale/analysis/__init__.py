@@ -1,6 +1,7 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
-from .backtest import Backtest, backtest
+from .backtest import Backtest, BacktestError, backtest, holdout_mask, score_runs
+from .calibration import Calibration, CalibrationError, calibrate
 from .checks import PredictiveCheckError, loo_pit, pit_ecdf_inside, residuals, uniform_ecdf_band
 from .compare import AveragedFit, CompareError, Comparison, ParetoKWarning, average, compare
 from .curves import (
@@ -36,7 +37,13 @@ from .sensitivity import (
 
 __all__ = [
     "Backtest",
+    "BacktestError",
+    "Calibration",
+    "CalibrationError",
     "backtest",
+    "calibrate",
+    "holdout_mask",
+    "score_runs",
     "AveragedFit",
     "PredictiveCheckError",
     "loo_pit",
