@@ -50,3 +50,17 @@ def test_missing_copy_without_download_says_how(tmp_path):
 def test_unknown_dataset():
     with pytest.raises(datasets.DatasetError, match="known"):
         datasets.load("nope")
+
+
+def test_failed_download_is_a_clear_error_not_a_socket_traceback(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setenv("BAYESCALE_DATA", str(tmp_path))
+    with pytest.raises(datasets.DatasetError, match=r"could not download https://.*pass path='<your copy of "):
+        datasets.load("chinchilla_epoch2024", download=True)
+    assert not list(tmp_path.rglob("*.part"))

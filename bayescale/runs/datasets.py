@@ -132,12 +132,19 @@ def load(
 
 
 def _download(ds: Dataset, target: Path) -> None:
+    import urllib.error
     import urllib.request
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
-    with urllib.request.urlopen(ds.url, timeout=60) as resp:  # noqa: S310 - fixed https address
-        tmp.write_bytes(resp.read())
+    try:
+        with urllib.request.urlopen(ds.url, timeout=60) as resp:  # noqa: S310 - fixed https address
+            tmp.write_bytes(resp.read())
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        raise DatasetError(
+            f"{ds.name}: could not download {ds.url} ({err}); download it by hand and pass "
+            f"path='<your copy of {ds.filename}>', or put it at {target}"
+        ) from None
     if _sha256(tmp) != ds.sha256:
         tmp.unlink()
         raise ChecksumError(f"{ds.name}: downloaded file from {ds.url} fails its checksum")
