@@ -88,7 +88,66 @@ def _parser() -> argparse.ArgumentParser:
                       help="print one JSON object (summary, intervals, diagnostics) on stdout")
     sampler_args(fitp)
     fitp.set_defaults(func=_fit)
+
+    rep = sub.add_parser(
+        "report",
+        help="write an HTML + Markdown report: should we fund a run of this compute?",
+        description="Fit a law to a CSV of finished runs, check it (diagnostics, predictive checks, a "
+        "backtest on the largest runs), and write a self-contained HTML page and a Markdown file with the "
+        "extrapolation, the compute-optimal allocation and the decision table for the budget.",
+    )
+    rep.add_argument("runs", help="CSV file of runs")
+    rep.add_argument("--law", default="chinchilla", help="a law in N and D (default %(default)s)")
+    rep.add_argument("--budget", type=float, required=True, help="compute of the run to decide on, FLOPs (e.g. 1e23)")
+    rep.add_argument("--target", type=float, help="the loss that would justify the spend")
+    rep.add_argument("--candidates", default="", metavar="C1,C2,...",
+                     help="budgets to compare (default: budget/3, budget, 3 x budget)")
+    rep.add_argument("--map", default="", metavar="N=col,D=col,...",
+                     help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
+    rep.add_argument("--likelihood", default="student_t", choices=["normal", "student_t"])
+    rep.add_argument("--priors", help="a prior card by name (see bayescale.list_priors()) or a .toml path")
+    rep.add_argument("--no-backtest", action="store_true", help="skip the leave-largest-out backtest (one fit less)")
+    rep.add_argument("--out", required=True, help="folder to write report.html, report.md and figures/ into")
+    sampler_args(rep, seed=0)
+    rep.set_defaults(func=_report)
     return p
+
+
+def _report(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bayescale as bs
+    from bayescale.report import build_report
+
+    mapping = _parse_pairs(args.map, "--map")
+    unknown = set(mapping) - {"N", "D", "C", "loss", "run"}
+    if unknown:
+        raise SystemExit(f"bayescale: --map keys must be N, D, C, loss or run; got {sorted(unknown)}")
+    try:
+        candidates = [float(v) for v in args.candidates.split(",") if v.strip()] or None
+    except ValueError:
+        raise SystemExit(f"bayescale: --candidates expects budgets like 1e22,1e23; got {args.candidates!r}") from None
+    if not args.budget > 0:
+        raise SystemExit(f"bayescale: --budget is a compute in FLOPs (> 0), e.g. 1e23; got {args.budget}")
+    try:
+        runs = bs.RunTable.from_csv(args.runs, **mapping)
+        law = bs.get_law(args.law)
+        runs.check_law(law)
+        if not {"N", "D"} <= set(law.inputs):
+            raise ValueError(f"the report needs a law in N and D; {law.spec!r} takes {list(law.inputs)}")
+        rep = build_report(runs, args.law, budget=args.budget, out_dir=args.out, target=args.target,
+                           candidates=candidates, likelihood=args.likelihood, priors=args.priors,
+                           draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
+                           backtest=not args.no_backtest, source=str(args.runs))
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"bayescale: {err}") from None
+    for w in rep.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    print(rep.decision.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nwrote {rep.html_path} and {rep.md_path} ({len(rep.figures)} figures in "
+          f"{rep.html_path.parent / 'figures'})")
+    return 0
 
 
 def _sample(bs, runs, law: str, args, likelihood: str = "normal"):

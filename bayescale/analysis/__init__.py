@@ -12,6 +12,7 @@ from .curves import (
     run_offset_draws,
     run_params,
 )
+from .decide import Allocation, DecisionError, NoInteriorOptimumWarning, compute_optimal, decide
 from .predict import (
     ExtrapolationWarning,
     PredictionInputError,
@@ -44,7 +45,12 @@ __all__ = [
     "calibrate",
     "holdout_mask",
     "score_runs",
+    "Allocation",
     "AveragedFit",
+    "DecisionError",
+    "NoInteriorOptimumWarning",
+    "compute_optimal",
+    "decide",
     "PredictiveCheckError",
     "loo_pit",
     "pit_ecdf_inside",
