@@ -26,6 +26,7 @@ from .analysis import (
 )
 from .inference import Diagnosis, Fit, SamplerWarning, diagnose, fit, load_fit, sample_prior_predictive
 from .laws import Parameter, Prior, get_law, law
+from .laws.cards import list_priors
 from .runs import RunTable, datasets
 
 
@@ -60,6 +61,7 @@ __all__ = [
     "inference",
     "law",
     "laws",
+    "list_priors",
     "load_demo_runs",
     "load_fit",
     "loss_interval",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..laws import Law, Prior, PriorError, get_law
+from ..laws.cards import card_priors
 from ..laws.priors import LOCATION_FAMILIES
 from ..runs import RunTable, RunTableError
 
@@ -108,7 +110,7 @@ def _check_structure(runs: RunTable, law: Law, noise: str, run_effects: Sequence
 def resolve_priors(
     law: Law,
     likelihood: str,
-    priors: Mapping[str, Any] | None,
+    priors: Mapping[str, Any] | str | PathLike[str] | None,
     *,
     noise: str = "iid",
     run_effects: Sequence[str] = (),
@@ -117,7 +119,10 @@ def resolve_priors(
 
     Keys are sampled names: ``log_A`` for a log-scale ``A``, ``alpha``, ``sigma``, ``nu``; with
     ``noise="ar1"`` also ``tau`` and ``ell``; each run effect adds ``<name>_run_sd``.
-    Values are :class:`Prior` objects or their dicts.
+    Values are :class:`Prior` objects or their dicts. A prior card's name or path (``"hoffmann2022"``)
+    stands for its priors, and ``{"card": name, key: prior, ...}`` for its priors with overrides (see
+    :func:`bayescale.laws.cards.card_priors`); a card's priors for noise parameters this model does
+    not have (``nu`` with the normal likelihood, ``tau`` for final losses) are not used.
     """
     _check_likelihood(likelihood)
     out = {**law.default_priors(), **LIKELIHOODS[likelihood]}
@@ -125,6 +130,10 @@ def resolve_priors(
         out.update(CURVE_NOISE)
     for name in run_effects:
         out[f"{law.parameter(name).name}_run_sd"] = RUN_EFFECT_SD
+    card, given = card_priors(law, priors)
+    if card is not None:
+        explicit = set(priors) - {"card"} if isinstance(priors, Mapping) else set()
+        priors = {k: v for k, v in given.items() if k in out or k in explicit}
     for key, value in (priors or {}).items():
         if key not in out:
             hint = ""

@@ -7,6 +7,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import xarray as xr
 
 from .. import __version__
 from ..laws import Law, get_law
+from ..laws.cards import card_priors
 from ..runs import RunTable
 from ..runs.design import IdentifiabilityWarning, design_problems
 from .diagnostics import diagnose
@@ -52,7 +54,7 @@ def fit(
     runs: RunTable | pd.DataFrame,
     law: str | Law = "chinchilla",
     *,
-    priors: Mapping[str, Any] | None = None,
+    priors: Mapping[str, Any] | str | PathLike[str] | None = None,
     likelihood: str = "normal",
     noise: str | None = None,
     run_effects: Sequence[str] = (),
@@ -83,8 +85,12 @@ def fit(
         ``"chinchilla"``, ``"kaplan"``, ``"power_law"`` (``"power_law:N"`` for another input),
         ``"kaplan_power"``, the curve laws (``"kaplan_steps"``, ``"curve_power"``, ``"m2"``,
         ``"m4"``, ``"broken_power_law"``) or a law registered with :func:`bayescale.laws.law`.
-    priors : mapping, optional
-        Per-parameter overrides keyed by sampled name (``log_A``, ``alpha``, ``sigma``, ``tau``...).
+    priors : mapping, str or path, optional
+        Per-parameter overrides keyed by sampled name (``log_A``, ``alpha``, ``sigma``, ``tau``...);
+        or a prior card by name (``"hoffmann2022"``, see :func:`bayescale.list_priors`) or path; or
+        ``{"card": "hoffmann2022", "sigma": Prior(...)}``, a card with some of its priors replaced.
+        Priors neither given nor on the card keep their defaults. The card's name is recorded in
+        ``fit.provenance["prior_card"]``.
     likelihood : {"normal", "student_t"}
     noise : {"ar1", "iid"}, optional
         Residual model for curve tables (default ``"ar1"``); final losses are always ``"iid"``.
@@ -132,6 +138,7 @@ def fit(
     runs.check_law(law)
     for problem in design_problems(runs, law):
         warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
+    card = card_priors(law, priors)[0]  # the card's name, for the provenance
     resolved = resolve_priors(law, likelihood, priors, noise=noise, run_effects=run_effects)
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
     data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)
@@ -173,6 +180,7 @@ def fit(
             noise=noise,
             run_effects=list(run_effects),
             priors={k: p.to_dict() for k, p in resolved.items()},
+            **({"prior_card": card} if card else {}),
             pivot=pivot,
             data_hash=runs.data_hash,
             n_runs=int(data.n_runs if data.obs_dim == "checkpoint" else len(runs)),
@@ -323,7 +331,7 @@ def sample_prior_predictive(
     runs: RunTable | pd.DataFrame,
     law: str | Law = "chinchilla",
     *,
-    priors: Mapping[str, Any] | None = None,
+    priors: Mapping[str, Any] | str | PathLike[str] | None = None,
     likelihood: str = "normal",
     noise: str | None = None,
     run_effects: Sequence[str] = (),
@@ -334,7 +342,8 @@ def sample_prior_predictive(
 
     Returns a DataTree with groups ``prior`` (natural-scale parameters included),
     ``prior_predictive`` (``log_loss``, dims ``chain, draw, run``) and ``observed_data``, ready
-    for ``arviz.plot_ppc_dist(..., group="prior_predictive")``.
+    for ``arviz.plot_ppc_dist(..., group="prior_predictive")``. ``priors`` is as in
+    :func:`fit`: per-parameter priors, a prior card's name or path, or ``{"card": name, ...}``.
 
     Examples
     --------
