@@ -9,8 +9,8 @@ import xarray as xr
 import bayescale as bs
 from bayescale.laws import LawError, Parameter, Prior, get_law, list_laws
 
-BUILTIN = ["chinchilla", "kaplan", "power_law", "kaplan_power", "kaplan_steps", "m2", "m4", "broken_power_law",
-           "curve_power"]
+BUILTIN = ["chinchilla", "kaplan", "data_constrained", "power_law", "kaplan_power", "kaplan_steps", "m2", "m4",
+           "broken_power_law", "curve_power"]
 
 
 def test_builtin_laws_registered():

@@ -2,14 +2,16 @@
 
 from . import _ops as ops
 from .base import Law, LawError, Parameter, get_law, law, list_laws, register
-from .cards import list_prior_cards, read_prior_card
+from .cards import PriorCard, PriorCardError, list_prior_cards, list_priors, load_prior_card, read_prior_card
 from .curves import broken_power_law, curve_power, kaplan_steps, m2, m4
+from .data_constrained import data_constrained
 from .final import chinchilla, kaplan, kaplan_power, power_law
 from .priors import Prior, PriorError
 
 __all__ = [
     "broken_power_law",
     "curve_power",
+    "data_constrained",
     "kaplan_steps",
     "m2",
     "m4",
@@ -17,6 +19,8 @@ __all__ = [
     "LawError",
     "Parameter",
     "Prior",
+    "PriorCard",
+    "PriorCardError",
     "PriorError",
     "chinchilla",
     "get_law",
@@ -25,6 +29,8 @@ __all__ = [
     "law",
     "list_laws",
     "list_prior_cards",
+    "list_priors",
+    "load_prior_card",
     "ops",
     "power_law",
     "read_prior_card",

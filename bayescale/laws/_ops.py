@@ -12,7 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "iterate", "is_symbolic"]
+__all__ = [
+    "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate",
+    "is_symbolic",
+]
 
 
 def is_symbolic(*xs: object) -> bool:
@@ -47,6 +50,29 @@ softplus = _dispatch(
 sigmoid = _dispatch(
     "sigmoid", lambda x: np.exp(-np.logaddexp(0.0, -x)),
     "``1 / (1 + exp(-x))`` on numpy, xarray or PyTensor input, without overflow for large ``|x|``.",
+)
+
+
+def _dispatch2(name: str, doc: str):
+    np_fn = getattr(np, name)
+
+    def op(x, y):
+        if is_symbolic(x, y):
+            import pytensor.tensor as pt
+
+            return getattr(pt, name)(x, y)
+        return np_fn(x, y)
+
+    op.__name__ = name
+    op.__doc__ = doc
+    return op
+
+
+minimum = _dispatch2(
+    "minimum", "Elementwise ``min(x, y)`` on numpy, xarray (broadcast by dims) or PyTensor input.",
+)
+maximum = _dispatch2(
+    "maximum", "Elementwise ``max(x, y)`` on numpy, xarray (broadcast by dims) or PyTensor input.",
 )
 
 

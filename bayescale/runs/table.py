@@ -502,7 +502,7 @@ class RunTable:
         """sha256 of the canonical columns (and the ``run`` ids when given): identifies the data a
         fit saw. Row labels do not enter, so a saved and reloaded table hashes the same."""
         h = hashlib.sha256()
-        for c in (*CANONICAL, "step"):
+        for c in (*CANONICAL, "step", "U"):  # U: unique tokens, an input of the data-constrained law
             if c in self._df.columns:
                 h.update(c.encode() + np.ascontiguousarray(self._col(c)).tobytes())
         if "run" in self._df.columns:
