@@ -261,6 +261,10 @@ def build_report(
     answer += (f" Against the largest run in the data (N {baseline['N']:.3g}, D {baseline['D']:.3g}): "
                f"P(better) = {row['p_better_than_baseline']:.2f}, expected improvement "
                f"{row['expected_improvement']:.4f}.")
+    if bt_scores is not None and "coverage_90" in bt_scores:
+        cov = float(bt_scores["coverage_90"].iloc[0])
+        answer += (f" Check on the data: refitted without the largest-compute runs, the law's 90% intervals held "
+                   f"{cov:.0%} of them" + ("; treat the intervals above as too narrow." if cov < 0.8 else "."))
     doc.heading("Answer")
     doc.para(answer, cls="answer")
     if not diag.ok or said:
