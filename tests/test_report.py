@@ -1,5 +1,6 @@
 """The funding report: files, content that matches the analysis, and a real browser rendering it."""
 
+import html
 import re
 import shutil
 import subprocess
@@ -45,7 +46,7 @@ def test_report_numbers_are_the_analysis_numbers(report):
     assert len(report.decision) == 3 and np.allclose(sorted(report.decision["C"]), [1e23 / 3, 1e23, 3e23])
     assert report.backtest is not None and {"coverage_90", "rmsle"} <= set(report.backtest.columns)
     cov = float(report.backtest["coverage_90"].iloc[0])
-    assert f"the law's 90% intervals held {cov:.0%} of them" in page
+    assert html.escape(f"the law's 90% intervals held {cov:.0%} of them") in page
     # the budget is beyond the data: the page says so rather than hiding it
     assert "ExtrapolationWarning" in page
 
