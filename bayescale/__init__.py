@@ -24,7 +24,16 @@ from .analysis import (
     predict,
     prob_below,
 )
-from .inference import Diagnosis, Fit, SamplerWarning, diagnose, fit, load_fit, sample_prior_predictive
+from .inference import (
+    Diagnosis,
+    Fit,
+    SamplerWarning,
+    diagnose,
+    fit,
+    fit_many,
+    load_fit,
+    sample_prior_predictive,
+)
 from .laws import Parameter, Prior, get_law, law
 from .laws.cards import list_priors
 from .runs import RunTable, datasets
@@ -56,6 +65,7 @@ __all__ = [
     "decide",
     "diagnose",
     "fit",
+    "fit_many",
     "forecast_run",
     "get_law",
     "inference",

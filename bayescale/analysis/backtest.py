@@ -16,14 +16,17 @@ Scores, per law, on the held-out runs:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from ..inference import Fit, fit
+from ..inference import Fit
+from ..inference.many import SERIAL, fit_many
 from ..laws import Law, get_law
 from ..runs import RunTable
 from .predict import SAMPLE_DIMS, interval, loss_draws, predict
@@ -427,6 +430,7 @@ def backtest(
     kind: Literal["new_run", "mean"] = "new_run",
     ci_kind: Literal["eti", "hdi"] = "eti",
     fit_kwargs: Mapping[str, Any] | None = None,
+    executor: Executor | Literal["serial"] | None = SERIAL,
 ) -> Backtest:
     """Fit laws on all but the largest runs and score their predictions on the held-out ones.
 
@@ -461,6 +465,11 @@ def backtest(
     fit_kwargs : mapping, optional
         Passed to :func:`bayescale.fit` for every law (``likelihood``, ``priors``,
         ``random_seed``, ``draws``...).
+    executor : concurrent.futures.Executor, "serial" or None
+        Where the laws' fits run, through :func:`bayescale.inference.many.fit_many`: ``"serial"``
+        (default) one after another in this process; ``None`` a new process pool; or any
+        ``concurrent.futures.Executor`` (a process pool you keep, a Dask ``distributed`` client's
+        executor...). Several laws then fit at once; the numbers are the same.
 
     Returns
     -------
@@ -489,11 +498,24 @@ def backtest(
             "bayescale.analysis.forecast_draws"
         )
     laws = _labels(law)
+    kwargs = dict(fit_kwargs or {})
+    if {"runs", "law"} & set(kwargs):
+        raise BacktestError(f"fit_kwargs may not set {sorted({'runs', 'law'} & set(kwargs))}: give the runs "
+                            "and the laws to backtest itself")
     mask = holdout_mask(runs, holdout, by=by)
     train, test = runs.filter(~mask), runs.filter(mask)
+    if executor == SERIAL:
+        kwargs.setdefault("progressbar", True)  # bs.fit's default, as when backtest called it directly
+    done = fit_many([{"runs": train, "law": law_obj, **kwargs} for law_obj in laws.values()],
+                    executor=executor, warn=False)
+    for task_warnings in done.warnings:  # as bs.fit raised them, in task order
+        for w in task_warnings:
+            warnings.warn(w.message, w.category, stacklevel=2)
+    for failure in done.failures:
+        failure.reraise()
     fits, tables = {}, []
-    for label, law_obj in laws.items():
-        fits[label] = fit(train, law_obj, **dict(fit_kwargs or {}))
+    for label, result in zip(laws, done, strict=True):
+        fits[label] = result
         t = score_runs(fits[label], test, ci_probs=ci_probs, kind=kind, ci_kind=ci_kind)
         t.insert(0, "law", label)
         tables.append(t)

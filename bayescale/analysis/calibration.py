@@ -22,15 +22,17 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..inference import SamplerWarning, sample_prior_predictive
+from ..inference import Fit, SamplerWarning, sample_prior_predictive
+from ..inference.many import SERIAL, FitFailure, fit_many
 from ..laws import Law, get_law
 from ..runs import RunTable
-from .backtest import Holdout, _describe_holdout, _pct, backtest, holdout_mask, summarize_scores
+from .backtest import Holdout, _describe_holdout, _pct, holdout_mask, score_runs, summarize_scores
 
 __all__ = ["Calibration", "CalibrationError", "calibrate", "DEFAULT_FIT_KWARGS", "TRAIN_LOSS_RANGE"]
 
@@ -195,6 +197,7 @@ def calibrate(
     fit_kwargs: Mapping[str, Any] | None = None,
     random_seed: int | None = None,
     progressbar: bool = False,
+    executor: Executor | Literal["serial"] | None = SERIAL,
 ) -> Calibration:
     """Coverage of a law's leave-largest-out intervals on data simulated on your design.
 
@@ -236,7 +239,13 @@ def calibrate(
         Seeds the prior draws and, through one derived seed per candidate, each data set's noise
         and fit.
     progressbar : bool
-        Print one line per data set.
+        Print one line per data set, as each fit finishes.
+    executor : concurrent.futures.Executor, "serial" or None
+        Where the data sets' fits run, through :func:`bayescale.inference.many.fit_many`:
+        ``"serial"`` (default) one after another in this process; ``None`` a new process pool;
+        or any ``concurrent.futures.Executor`` (a process pool you keep, a Dask ``distributed``
+        client's executor...). Each fit has its own seed, so the numbers are the same whichever
+        runs them; ``seconds`` is then each fit's time where it ran.
 
     Returns
     -------
@@ -294,11 +303,10 @@ def calibrate(
         sim_loss = None
 
     base = design.to_dataframe()
-    rows, points, skipped = [], [], []
-    warn_count = 0
-    other: dict[tuple[type, str], warnings.WarningMessage] = {}
+    skipped: list[dict[str, Any]] = []
+    chosen: list[tuple[int, int, RunTable]] = []  # (candidate, seed, runs) of the data sets to fit
     for cand, seed in enumerate(seeds):
-        if len(rows) == n_datasets:
+        if len(chosen) == n_datasets:
             break
         if sim_loss is not None:
             loss = sim_loss[cand]
@@ -313,39 +321,53 @@ def calibrate(
             continue
         df = base.copy()
         df["loss"] = loss
-        runs = RunTable(df, derived=design.derived, source=f"calibrate candidate {cand}")
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SamplerWarning)
-            bt = backtest(runs, law_obj, holdout=lambda _df: mask, ci_probs=ci_probs,
-                          fit_kwargs={**kwargs, "random_seed": seed})
-        seconds = time.perf_counter() - t0
-        msgs = [str(w.message) for w in caught if issubclass(w.category, SamplerWarning)]
-        for w in caught:  # other warnings (about the design, say) repeat for every data set: keep one each
-            if not issubclass(w.category, SamplerWarning):
-                other.setdefault((w.category, str(w.message)), w)
-        warn_count += bool(msgs)
-        diag = bt.fit.diagnostics()
-        i = len(rows)
-        rows.append({"dataset": i, "candidate": cand, "seed": seed,
-                     **{k: float(true[k][cand]) for k in names},
-                     "n_train": bt.n_train, **summarize_scores(bt.table, bt.ci_probs),
-                     "divergences": diag["divergences"], "max_r_hat": diag["max_r_hat"],
-                     "min_ess_bulk": diag["min_ess_bulk"], "sampler_warning": " | ".join(msgs),
-                     "seconds": seconds})
-        points.append(bt.table.drop(columns="law").assign(dataset=i))
-        if progressbar:
-            r = rows[-1]
-            cov = " ".join(f"{r[f'coverage_{_pct(p)}']:.2f}" for p in bt.ci_probs)
-            print(f"data set {i + 1}/{n_datasets} (candidate {cand}): coverage {cov}; "
-                  f"{seconds:.1f} s{'; ' + msgs[0][:80] if msgs else ''}", flush=True)
-    if len(rows) < n_datasets:
+        chosen.append((cand, seed, RunTable(df, derived=design.derived, source=f"calibrate candidate {cand}")))
+    if len(chosen) < n_datasets:
         reasons = pd.Series([s["reason"].split(" (")[0] for s in skipped]).value_counts().to_dict()
         raise CalibrationError(
-            f"only {len(rows)} of {n_candidates} simulated data sets passed the screen on training "
+            f"only {len(chosen)} of {n_candidates} simulated data sets passed the screen on training "
             f"losses (skipped: {reasons}); widen train_loss_range, tighten the priors, or ask for "
             "fewer data sets"
         )
+
+    probs = tuple(float(p) for p in ci_probs)
+    tables: dict[int, pd.DataFrame] = {}
+    score_seconds: dict[int, float] = {}
+
+    def score(i: int, result: Fit | FitFailure) -> None:
+        """Score data set i's held-out runs as its fit arrives (and report progress)."""
+        if not isinstance(result, Fit):
+            return
+        t0 = time.perf_counter()
+        tables[i] = score_runs(result, chosen[i][2].filter(mask), ci_probs=probs)
+        score_seconds[i] = time.perf_counter() - t0
+        if progressbar:
+            r = summarize_scores(tables[i], probs)
+            cov = " ".join(f"{r[f'coverage_{_pct(p)}']:.2f}" for p in probs)
+            print(f"data set {i + 1}/{n_datasets} (candidate {chosen[i][0]}): coverage {cov}; "
+                  f"{len(tables)} of {n_datasets} done", flush=True)
+
+    tasks = [{"runs": runs.filter(~mask), "law": law_obj, **kwargs, "random_seed": seed}
+             for _, seed, runs in chosen]
+    done = fit_many(tasks, executor=executor, return_exceptions=False, warn=False, callback=score)
+    rows, points = [], []
+    warn_count = 0
+    other: dict[tuple[type, str], Any] = {}
+    for i, (cand, seed, _runs) in enumerate(chosen):
+        result, table = done[i], tables[i]
+        msgs = [w.message for w in done.warnings[i] if issubclass(w.category, SamplerWarning)]
+        for w in done.warnings[i]:  # other warnings (about the design, say) repeat for every data set: keep one each
+            if not issubclass(w.category, SamplerWarning):
+                other.setdefault((w.category, w.message), w)
+        warn_count += bool(msgs)
+        diag = result.diagnostics()
+        rows.append({"dataset": i, "candidate": cand, "seed": seed,
+                     **{k: float(true[k][cand]) for k in names},
+                     "n_train": len(result.runs), **summarize_scores(table, probs),
+                     "divergences": diag["divergences"], "max_r_hat": diag["max_r_hat"],
+                     "min_ess_bulk": diag["min_ess_bulk"], "sampler_warning": " | ".join(msgs),
+                     "seconds": done.seconds[i] + score_seconds[i]})
+        points.append(table.assign(dataset=i))
     for w in other.values():
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if warn_count:

@@ -1,6 +1,7 @@
 """How laws are fitted: the only layer that builds PyMC models or samples."""
 
 from .diagnostics import Diagnosis, diagnose
+from .many import FitFailure, FitManyError, FitManyResult, WorkerLawError, default_executor, fit_many
 from .model import LIKELIHOODS, build_model, pivots, resolve_priors
 from .result import Fit, FitFileError, LawChangedWarning, SamplerWarning, load_fit
 from .sampling import fit, sample_prior_predictive
@@ -9,12 +10,18 @@ __all__ = [
     "LIKELIHOODS",
     "Diagnosis",
     "Fit",
+    "FitFailure",
+    "FitManyError",
+    "FitManyResult",
     "FitFileError",
     "LawChangedWarning",
     "SamplerWarning",
+    "WorkerLawError",
     "build_model",
+    "default_executor",
     "diagnose",
     "fit",
+    "fit_many",
     "load_fit",
     "pivots",
     "resolve_priors",
