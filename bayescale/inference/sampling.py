@@ -1,12 +1,21 @@
-"""Sampling the posterior (and the prior) of a law given a run table."""
+"""Sampling the posterior (and the prior) of a law given a run table.
+
+Four NUTS samplers, chosen with ``fit(..., sampler=)``: nutpie (default when installed; the model
+is compiled once per structure and refitted to new data without recompiling), numpyro and blackjax
+(JAX; CPU or GPU, see ``docs/gpu.md``) and PyMC's own NUTS. Every sampler's output gets the same
+``log_likelihood`` and ``log_prior`` groups and the same diagnostics.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
@@ -33,7 +42,78 @@ from .model import (
 )
 from .result import Fit, SamplerWarning, make_attrs
 
-__all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed"]
+__all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed", "SAMPLERS", "available_samplers",
+           "default_sampler"]
+
+#: The NUTS samplers :func:`fit` can use, with the packages each needs and the pip extra of
+#: bayescale that installs them.
+SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "nutpie": (("nutpie",), "fast"),
+    "numpyro": (("jax", "numpyro"), "jax"),
+    "blackjax": (("jax", "blackjax"), "jax"),
+    "pymc": ((), None),
+}
+#: Samplers that run on JAX (and so on a GPU when JAX sees one).
+JAX_SAMPLERS = ("numpyro", "blackjax")
+#: The default when ``sampler`` is not given: the first installed of these.
+_DEFAULT_ORDER = ("nutpie", "numpyro", "pymc")
+#: Tree depth at which each JAX sampler stops doubling, unless told otherwise.
+_JAX_MAX_TREEDEPTH = {"numpyro": 10, "blackjax": 10}
+
+
+def _missing(sampler: str) -> list[str]:
+    return [pkg for pkg in SAMPLERS[sampler][0] if importlib.util.find_spec(pkg) is None]
+
+
+def available_samplers() -> list[str]:
+    """The samplers whose packages are installed, in the order of :data:`SAMPLERS`.
+
+    Examples
+    --------
+    >>> from bayescale.inference.sampling import available_samplers
+    >>> "pymc" in available_samplers()
+    True
+    """
+    return [name for name in SAMPLERS if not _missing(name)]
+
+
+def default_sampler() -> str:
+    """The sampler :func:`fit` uses when none is named: nutpie if installed, else numpyro (JAX and
+    numpyro installed), else PyMC's own NUTS.
+
+    Examples
+    --------
+    >>> from bayescale.inference.sampling import default_sampler
+    >>> default_sampler() in ("nutpie", "numpyro", "pymc")
+    True
+    """
+    return next(name for name in _DEFAULT_ORDER if not _missing(name))
+
+
+def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
+    """The sampler to use: ``sampler`` (or its alias ``nuts_sampler``), checked; else the default."""
+    if sampler is not None and nuts_sampler is not None and sampler != nuts_sampler:
+        raise ValueError(
+            f"sampler={sampler!r} and nuts_sampler={nuts_sampler!r} disagree; nuts_sampler is an alias of "
+            "sampler: pass only sampler="
+        )
+    name = sampler if sampler is not None else nuts_sampler
+    if name is None:
+        return default_sampler()
+    if name not in SAMPLERS:
+        raise ValueError(
+            f"sampler={name!r} is not known; use one of {list(SAMPLERS)} (installed here: {available_samplers()})"
+        )
+    missing = _missing(name)
+    if missing:
+        gpu = " (\"bayescale[gpu]\" for JAX on an NVIDIA GPU)" if name in JAX_SAMPLERS else ""
+        raise ImportError(
+            f"sampler={name!r} needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install with "
+            f"pip install \"bayescale[{SAMPLERS[name][1]}]\"{gpu}, or use one of the installed samplers: "
+            f"{available_samplers()}"
+        )
+    return name
 
 
 def as_runs(runs: RunTable | pd.DataFrame) -> RunTable:
@@ -58,12 +138,14 @@ def fit(
     likelihood: str = "normal",
     noise: str | None = None,
     run_effects: Sequence[str] = (),
+    sampler: str | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     random_seed: int | None = None,
     pivot: Mapping[str, float] | None = None,
     progressbar: bool = True,
+    log_likelihood: bool = True,
     **sample_kwargs: Any,
 ) -> Fit:
     """Sample the posterior of a scaling law's parameters given finished runs or training curves.
@@ -98,20 +180,40 @@ def fit(
     run_effects : sequence of str
         Law parameters that vary from run to run, partially pooled (curve tables only), e.g.
         ``run_effects=("A", "alpha")`` with ``"curve_power"`` for hierarchical per-run curves.
+    sampler : {"nutpie", "numpyro", "blackjax", "pymc"}, optional
+        The NUTS implementation. Default: the fastest installed (:func:`default_sampler`: nutpie,
+        else numpyro, else PyMC's own). nutpie (``pip install "bayescale[fast]"``) compiles the model
+        once per law, priors and noise model and refits it to new data without recompiling.
+        numpyro and blackjax (``pip install "bayescale[jax]"``, or ``"bayescale[gpu]"``) run on
+        JAX, on a GPU when JAX sees one (``docs/gpu.md``); they re-trace and re-compile the model
+        for every fit (a few seconds). All get a dense (or low-rank) mass matrix and
+        ``target_accept=0.9``; sampler options go in ``nuts={...}`` (for numpyro e.g.
+        ``nuts={"chain_method": "vectorized"}``). Recorded in ``fit.provenance["sampler"]``.
+        ``nuts_sampler=`` is accepted as an alias.
     draws, tune, chains : int
     random_seed : int, optional
         Recorded in the result; drawn from the OS (and recorded) when not given.
     pivot : mapping, optional
         See :func:`bayescale.inference.build_model`.
     progressbar : bool
+    log_likelihood : bool
+        Store the pointwise log-likelihood (group ``log_likelihood``, for LOO and scoring) and the
+        log prior density of each free variable (group ``log_prior``, for prior sensitivity).
+        ``False`` skips both: for curve fits with so many checkpoints that a draws x checkpoints
+        array does not fit in memory.
     **sample_kwargs
-        Passed to the sampler (``target_accept``, ``nuts_sampler``, ``cores``...). With nutpie
-        (the default when installed) the compiled model is cached: refitting the same law, priors
-        and noise model to new data does not recompile.
+        Passed to the sampler (``target_accept``, ``nuts``, ``cores``, ``init`` for PyMC...).
 
     Returns
     -------
     Fit
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``sampler`` (the message lists the choices).
+    ImportError
+        For a sampler whose packages are not installed (the message names them and the pip extra).
 
     Warns
     -----
@@ -129,6 +231,9 @@ def fit(
     >>> runs = bs.load_demo_runs()
     >>> result = bs.fit(runs, "chinchilla", random_seed=1)  # doctest: +SKIP
     >>> result.summary()  # doctest: +SKIP
+    >>> on_jax = bs.fit(runs, "chinchilla", sampler="numpyro", random_seed=1)  # doctest: +SKIP
+    >>> on_jax.provenance["sampler"]["sampler"]  # doctest: +SKIP
+    'numpyro'
     """
     runs = as_runs(runs)
     law = get_law(law)
@@ -136,6 +241,7 @@ def fit(
     run_effects = tuple(law.parameter(n).name for n in run_effects)
     _check_structure(runs, law, noise, run_effects)
     runs.check_law(law)
+    name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None))
     for problem in design_problems(runs, law):
         warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
     card = card_priors(law, priors)[0]  # the card's name, for the provenance
@@ -143,26 +249,36 @@ def fit(
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
     data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)
     seed = new_seed() if random_seed is None else int(random_seed)
-    sample_kwargs = _sampler_defaults(sample_kwargs)
+    sample_kwargs = _sampler_defaults(sample_kwargs, name, chains=chains)
     structure = (law, resolved, likelihood, noise, run_effects)
-    if sample_kwargs["nuts_sampler"] == "nutpie" and set(sample_kwargs) <= {"nuts_sampler", "nuts", "cores"}:
-        entry, idata = _sample_nutpie_cached(structure, data, draws=draws, tune=tune, chains=chains,
-                                             seed=seed, progressbar=progressbar,
-                                             cores=sample_kwargs.get("cores"), nuts=sample_kwargs["nuts"])
-    else:
-        entry = _Compiled(_build(*structure, data))
-        with entry.model:
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                random_seed=seed,
-                progressbar=progressbar,
-                compute_convergence_checks=False,  # we check, and say so in plain words, below
-                **sample_kwargs,
-            )
-    _add_log_likelihood(entry, idata, data)
-    sampler = {
+    entry = _cached(structure, data)
+    with entry.lock:  # the cached model holds this fit's data until its log-likelihood is computed
+        if entry.data is not data:
+            with entry.model:
+                pm.set_data(data.values, coords=data.coords)
+            entry.data = data
+        if name == "nutpie" and set(sample_kwargs) <= {"nuts", "cores"}:
+            idata = _sample_nutpie(entry, data, draws=draws, tune=tune, chains=chains, seed=seed,
+                                   progressbar=progressbar, cores=sample_kwargs.get("cores"),
+                                   nuts=sample_kwargs["nuts"])
+        else:
+            with entry.model, _blackjax_compatible(name):
+                idata = pm.sample(
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    random_seed=seed,
+                    progressbar=progressbar,
+                    nuts_sampler=name,
+                    compute_convergence_checks=False,  # we check, and say so in plain words, below
+                    **sample_kwargs,
+                )
+            if name in JAX_SAMPLERS:
+                _add_max_treedepth(idata, name, sample_kwargs["nuts"])
+        if log_likelihood:
+            _add_log_likelihood(entry, idata, data)
+    settings = {
+        "sampler": name,
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -184,7 +300,7 @@ def fit(
             pivot=pivot,
             data_hash=runs.data_hash,
             n_runs=int(data.n_runs if data.obs_dim == "checkpoint" else len(runs)),
-            sampler=sampler,
+            sampler=settings,
             random_seed=seed,
         )
     )
@@ -195,58 +311,117 @@ def fit(
     return result
 
 
-@dataclass
+@dataclass(eq=False)
 class _Compiled:
     """A model built for one structure, with what has been compiled from it: the nutpie model and
-    the pointwise log-likelihood (both read the model's ``pm.Data``, so new data need no recompile)."""
+    the log-likelihood function (both read the model's ``pm.Data``, so new data need no recompile).
+
+    ``data`` is what the model holds now; ``lock`` keeps two threads from fitting it at once."""
 
     model: pm.Model
     nutpie: Any = None
-    loglik: tuple[pm.Model, Any, list[str], str, list[str]] | None = None
+    loglik: tuple | None = None
+    data: ModelData | None = None
+    lock: Any = field(default_factory=threading.RLock)
 
 
-#: Compiled models by structure, most recent last (a small LRU; nutpie only).
+#: Models by structure, most recent last (a small LRU), for every sampler: nutpie's compiled model
+#: and the log-likelihood function are kept with them.
 _COMPILED: OrderedDict[tuple, _Compiled] = OrderedDict()
 _COMPILED_MAX = 32
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(structure: tuple, data: ModelData) -> _Compiled:
+    """The cached model of this structure (built now, with ``data``, if there is none)."""
+    key = _structure_key(structure, data)
+    with _CACHE_LOCK:
+        if key in _COMPILED:
+            _COMPILED.move_to_end(key)
+            return _COMPILED[key]
+        entry = _COMPILED[key] = _Compiled(_build(*structure, data), data=data)
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+        return entry
+
+
+#: Values (draws x observations) per call of the vectorised log-likelihood: bounds its memory.
+_LOGLIK_CHUNK = 4_000_000
+
+
+def _loglik_function(model: pm.Model) -> tuple:
+    """One function giving the pointwise log-likelihood and each free variable's log prior density
+    (untransformed, no Jacobian terms) for a batch of draws at once.
+
+    The graph is the model's per-draw graph with each value variable given a leading draw
+    dimension (:func:`pytensor.graph.replace.vectorize_graph`); the data stay ``pm.Data`` of the
+    untransformed clone. Where a graph cannot be vectorised the function takes one draw at a time.
+    """
+    import pytensor.tensor as pt
+    from pymc.model.transform.conditioning import remove_value_transforms
+    from pymc.pytensorf import compile as compile_pymc
+    from pytensor.graph.replace import vectorize_graph
+
+    umodel = remove_value_transforms(model)
+    obs = list(umodel.observed_RVs)
+    free = list(umodel.free_RVs)
+    outs = [*umodel.logp(vars=obs, sum=False), *umodel.logp(vars=free, sum=False)]
+    values = list(umodel.value_vars)
+    names = [v.name for v in values]
+    try:
+        batched = [pt.tensor(name=v.name, dtype=v.dtype, shape=(None, *v.type.shape)) for v in values]
+        fn = compile_pymc(batched, vectorize_graph(outs, replace=dict(zip(values, batched, strict=True))),
+                          on_unused_input="ignore")
+        vectorised = True
+    except Exception:  # noqa: BLE001 - an op without a batched form: one draw per call instead
+        fn = umodel.compile_fn(inputs=values, outs=outs, on_unused_input="ignore")
+        vectorised = False
+    return umodel, fn, names, obs[0].name, [rv.name for rv in free], vectorised
 
 
 def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -> None:
     """Pointwise log-likelihood of every draw (the ``log_likelihood`` group, for LOO) and the log
     prior density of each free variable (the ``log_prior`` group, for prior power-scaling), as
-    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` would give them (no Jacobian terms).
+    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` give them (no Jacobian terms).
 
-    One compiled function gives both; it is kept in ``entry``, so a refit of a cached model to new
-    data reuses it (the PyMC functions would compile anew each time)."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
+    One compiled function, over a batch of draws, gives both; it is kept in ``entry``, so a refit of
+    a cached model to new data reuses it (the PyMC functions compile anew each time and call the
+    function once per draw)."""
     if entry.loglik is None:
-        umodel = remove_value_transforms(entry.model)
-        obs = list(umodel.observed_RVs)
-        free = list(umodel.free_RVs)
-        outs = [*umodel.logp(vars=obs, sum=False), *umodel.logp(vars=free, sum=False)]
-        fn = umodel.compile_fn(inputs=umodel.value_vars, outs=outs, on_unused_input="ignore")
-        entry.loglik = (umodel, fn, [v.name for v in umodel.value_vars], obs[0].name,
-                        [rv.name for rv in free])
-    umodel, fn, names, obs_name, free_names = entry.loglik
+        entry.loglik = _loglik_function(entry.model)
+    umodel, fn, names, obs_name, free_names, vectorised = entry.loglik
     with umodel:  # the untransformed clone has data of its own
         pm.set_data({k: v for k, v in data.values.items() if k in umodel.named_vars}, coords=data.coords)
     post = idata.posterior.dataset
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    values = {k: post[k].values for k in names}
-    loglik = np.empty((n_chain, n_draw, len(data.values["log_loss_obs"])))
-    logprior = {k: np.empty((n_chain, n_draw) + post[k].shape[2:]) for k in free_names}
-    for c in range(n_chain):
-        for d in range(n_draw):
-            res = fn({k: v[c, d] for k, v in values.items()})
-            loglik[c, d] = res[0]
+    n_obs = len(data.values["log_loss_obs"])
+    n = n_chain * n_draw
+    # one array type for the compiled function whichever sampler made the draws (JAX's are read-only,
+    # some not C-ordered): numba compiles anew for each new array type it is called with
+    flat = {k: np.array(post[k].values.reshape(n, *post[k].shape[2:]), dtype=np.float64, order="C") for k in names}
+    loglik = np.empty((n, n_obs))
+    logprior = {k: np.empty((n, *post[k].shape[2:])) for k in free_names}
+    if vectorised:
+        step = max(1, _LOGLIK_CHUNK // max(n_obs, 1))
+        for start in range(0, n, step):
+            part = slice(start, start + step)
+            res = fn(*(flat[k][part] for k in names))
+            loglik[part] = res[0]
             for k, lp in zip(free_names, res[1:], strict=True):
-                logprior[k][c, d] = lp
+                logprior[k][part] = lp
+    else:
+        for i in range(n):
+            res = fn({k: v[i] for k, v in flat.items()})
+            loglik[i] = res[0]
+            for k, lp in zip(free_names, res[1:], strict=True):
+                logprior[k][i] = lp
     dim = data.obs_dim
     sample = {"chain": post["chain"].values, "draw": post["draw"].values}
     idata["log_likelihood"] = xr.DataTree(xr.Dataset(
-        {obs_name: (("chain", "draw", dim), loglik)}, coords={**sample, dim: data.coords[dim]}))
+        {obs_name: (("chain", "draw", dim), loglik.reshape(n_chain, n_draw, n_obs))},
+        coords={**sample, dim: data.coords[dim]}))
     idata["log_prior"] = xr.DataTree(xr.Dataset(
-        {k: (post[k].dims, v) for k, v in logprior.items()}, coords={**sample, **{
+        {k: (post[k].dims, v.reshape(post[k].shape)) for k, v in logprior.items()}, coords={**sample, **{
             d: post[d].values for k in free_names for d in post[k].dims[2:]}}))
 
 
@@ -259,9 +434,8 @@ def _structure_key(structure: tuple, data: ModelData) -> tuple:
             tuple(sorted(data.values)))
 
 
-def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune: int, chains: int,
-                          seed: int, progressbar: bool, cores: int | None,
-                          nuts: Mapping[str, Any]) -> tuple[_Compiled, xr.DataTree]:
+def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
+                   seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any]) -> xr.DataTree:
     """nutpie on a model compiled once per structure; new data go in through ``with_data``."""
     import dataclasses
     import time
@@ -269,17 +443,8 @@ def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune
     import nutpie
     from pymc.sampling.mcmc import patch_nutpie_idata
 
-    key = _structure_key(structure, data)
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        entry = _COMPILED[key]
-        with entry.model:
-            pm.set_data(data.values, coords=data.coords)
-    else:
-        model = _build(*structure, data)
-        entry = _COMPILED[key] = _Compiled(model, nutpie.compile_pymc_model(model))
-        while len(_COMPILED) > _COMPILED_MAX:
-            _COMPILED.popitem(last=False)
+    if entry.nutpie is None:
+        entry.nutpie = nutpie.compile_pymc_model(entry.model)
     model, compiled = entry.model, entry.nutpie
     used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
     compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
@@ -292,30 +457,116 @@ def _sample_nutpie_cached(structure: tuple, data: ModelData, *, draws: int, tune
     idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
                           save_warmup=False, progress_bar=progressbar, **nuts)
     patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
-    return entry, idata
+    return idata
 
 
-def _sampler_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Dense or low-rank mass-matrix adaptation: the floor E trades off against the amplitudes
-    even after pivoting, and a diagonal mass matrix leaves that ridge to the trajectory length.
+def _add_max_treedepth(idata: xr.DataTree, sampler: str, nuts: Mapping[str, Any]) -> None:
+    """``reached_max_treedepth`` for the JAX samplers, which record the tree depth but not whether
+    it hit the cap (the statistic :func:`bayescale.diagnose` reads, as for PyMC and nutpie)."""
+    stats = idata["sample_stats"].to_dataset()
+    if "tree_depth" not in stats or "reached_max_treedepth" in stats:
+        return
+    key = "max_tree_depth" if sampler == "numpyro" else "max_num_doublings"
+    cap = nuts.get(key, _JAX_MAX_TREEDEPTH[sampler])
+    cap = cap[-1] if isinstance(cap, (tuple, list)) else cap  # numpyro: (warmup, sampling)
+    idata["sample_stats"] = xr.DataTree(stats.assign(reached_max_treedepth=stats["tree_depth"] >= int(cap)))
 
-    nutpie (``pip install bayescale[fast]``) gets ``adaptation="low_rank"``; PyMC's own NUTS gets
-    ``init="jitter+adapt_full"``; both get ``target_accept=0.9``. Explicit arguments win.
+
+@contextmanager
+def _blackjax_compatible(sampler: str) -> Iterator[None]:
+    """PyMC 6.4 drives blackjax with an API that blackjax 1.6 removed (``progress_bar`` passed to
+    ``window_adaptation``, ``blackjax.progress_bar.gen_scan_fn``): pymc-devs/pymc#8367, fix pending
+    in pymc-devs/pymc#8373. While sampling with blackjax >= 1.6, PyMC's inference loop is replaced
+    by the same loop written against the current API (no progress bar); otherwise nothing changes."""
+    if sampler != "blackjax":
+        yield
+        return
+    import blackjax
+    import pymc.sampling.jax as pymc_jax
+
+    if hasattr(blackjax.progress_bar, "gen_scan_fn"):  # the API PyMC was written against
+        yield
+        return
+    original = pymc_jax._blackjax_inference_loop
+    pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
+    try:
+        yield
+    finally:
+        pymc_jax._blackjax_inference_loop = original
+
+
+def _blackjax_inference_loop(seed: Any, init_position: Any, logp_fn: Any, draws: int, tune: int,
+                             target_accept: float, **adaptation_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """``pymc.sampling.jax._blackjax_inference_loop`` for blackjax >= 1.6: window adaptation, then
+    ``draws`` NUTS (or HMC) steps with the tuned step size and mass matrix, with PyMC's statistics."""
+    import blackjax
+    import jax
+    from blackjax.adaptation.base import get_filter_adapt_info_fn
+
+    adaptation_kwargs.pop("progress_bar", None)
+    name = adaptation_kwargs.pop("algorithm", "nuts")
+    if name not in ("nuts", "hmc"):
+        raise ValueError(f"blackjax algorithm={name!r} is not supported; use 'nuts' or 'hmc'")
+    algorithm = getattr(blackjax, name)
+    adapt = blackjax.window_adaptation(algorithm=algorithm, logdensity_fn=logp_fn,
+                                       target_acceptance_rate=target_accept,
+                                       adaptation_info_fn=get_filter_adapt_info_fn(), **adaptation_kwargs)
+    (last_state, tuned), _ = adapt.run(seed, init_position, num_steps=tune)
+    # options of the kernel itself (max_num_doublings, num_integration_steps) hold after tuning too
+    own = set(inspect.signature(blackjax.window_adaptation).parameters)
+    kernel = algorithm(logp_fn, **{**{k: v for k, v in adaptation_kwargs.items() if k not in own}, **tuned}).step
+
+    def one_step(state: Any, key: Any) -> tuple[Any, tuple[Any, dict[str, Any]]]:
+        state, info = kernel(key, state)
+        stats = {
+            "diverging": info.is_divergent,
+            "energy": info.energy,
+            "tree_depth": info.num_trajectory_expansions,
+            "n_steps": info.num_integration_steps,
+            "acceptance_rate": info.acceptance_rate,
+            "lp": state.logdensity,
+        }
+        return state, (state.position, stats)
+
+    _, (samples, stats) = jax.lax.scan(one_step, last_state, jax.random.split(seed, draws))
+    return samples, stats
+
+
+def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) -> dict[str, Any]:
+    """Options for ``sampler``, with a dense or low-rank mass matrix: the floor E trades off against
+    the amplitudes even after pivoting, and a diagonal mass matrix leaves that ridge to the
+    trajectory length.
+
+    nutpie gets ``adaptation="low_rank"``; numpyro ``dense_mass=True``; blackjax
+    ``is_mass_matrix_diagonal=False``; PyMC's own NUTS ``init="jitter+adapt_full"``; all get
+    ``target_accept=0.9``. On a GPU with fewer devices than chains the JAX samplers run the chains
+    vectorised (``chain_method="vectorized"``) instead of one device each. ``max_treedepth`` in
+    ``nuts`` is renamed to each sampler's own word. Explicit arguments win.
     """
     kwargs = dict(kwargs)
     nuts = dict(kwargs.pop("nuts", None) or {})
     if "target_accept" in kwargs:  # one place for it, so nutpie's compiled-model cache still applies
         nuts["target_accept"] = kwargs.pop("target_accept")
-    if "target_accept" not in kwargs and "target_accept" not in nuts:
-        nuts["target_accept"] = 0.9  # 0.8 leaves a few divergences on small isoFLOP tables
-    sampler = kwargs.get("nuts_sampler")
-    if sampler is None:
-        sampler = "nutpie" if importlib.util.find_spec("nutpie") else "pymc"
-        kwargs["nuts_sampler"] = sampler
+    nuts.setdefault("target_accept", 0.9)  # 0.8 leaves a few divergences on small isoFLOP tables
     if sampler == "nutpie":
         nuts.setdefault("adaptation", "low_rank")
     elif sampler == "pymc":
         kwargs.setdefault("init", "jitter+adapt_full")
+    elif sampler in JAX_SAMPLERS:
+        if sampler == "numpyro":
+            nuts.setdefault("dense_mass", True)
+            if "max_treedepth" in nuts:
+                nuts["max_tree_depth"] = nuts.pop("max_treedepth")
+        else:
+            nuts.setdefault("is_mass_matrix_diagonal", False)
+            if "max_treedepth" in nuts:
+                nuts["max_num_doublings"] = nuts.pop("max_treedepth")
+        if "chain_method" not in nuts:
+            import jax
+            import pymc.sampling.jax  # noqa: F401 - sets XLA's CPU device count before JAX starts
+
+            if jax.default_backend() != "cpu" and jax.local_device_count() < chains:
+                nuts["chain_method"] = "vectorized"
     return {**kwargs, "nuts": nuts}
 
 

@@ -1,0 +1,241 @@
+"""bs.fit(..., sampler=): choosing and checking the sampler, what each sampler's output carries
+(diagnostics, log-likelihood, log prior), the batched log-likelihood, and agreement between samplers."""
+
+import importlib.util
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import xarray as xr
+
+import bayescale as bs
+from bayescale.inference import sampling
+from bayescale.inference.model import _build, model_data, pivots, resolve_priors
+from bayescale.inference.sampling import (
+    SAMPLERS,
+    _add_log_likelihood,
+    _add_max_treedepth,
+    _Compiled,
+    _resolve_sampler,
+    _sampler_defaults,
+    available_samplers,
+    default_sampler,
+)
+
+from .conftest import CHINCHILLA_TRUE, isoflop_runs
+
+INSTALLED = available_samplers()
+needs = {name: pytest.mark.skipif(name not in INSTALLED, reason=f"{name} not installed") for name in SAMPLERS}
+
+
+def hide(monkeypatch, *packages):
+    """Pretend ``packages`` are not installed."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in packages else real(name, *a))
+
+
+# --- choosing the sampler ---------------------------------------------------------------------
+
+def test_unknown_sampler_names_the_choices():
+    with pytest.raises(ValueError, match=r"sampler='stan' is not known; use one of \['nutpie', 'numpyro', "
+                                         r"'blackjax', 'pymc'\]"):
+        bs.fit(isoflop_runs(), sampler="stan")
+
+
+def test_missing_package_names_it_and_the_extra(monkeypatch):
+    hide(monkeypatch, "numpyro")
+    with pytest.raises(ImportError, match=r"sampler='numpyro' needs numpyro, which is not installed; install "
+                                          r"with pip install \"bayescale\[jax\]\""):
+        bs.fit(isoflop_runs(), sampler="numpyro")
+    hide(monkeypatch, "jax", "blackjax")
+    with pytest.raises(ImportError, match=r"needs jax and blackjax, which are not installed"):
+        bs.fit(isoflop_runs(), sampler="blackjax")
+    assert "blackjax" not in available_samplers() and "pymc" in available_samplers()
+
+
+def test_nuts_sampler_is_an_alias_that_must_agree():
+    with pytest.raises(ValueError, match="sampler='pymc' and nuts_sampler='nutpie' disagree"):
+        bs.fit(isoflop_runs(), sampler="pymc", nuts_sampler="nutpie")
+    assert _resolve_sampler("pymc", "pymc") == "pymc"
+    assert _resolve_sampler(None, "pymc") == "pymc"
+
+
+def test_default_is_the_fastest_installed(monkeypatch):
+    hide(monkeypatch)  # nothing hidden
+    expected = next(s for s in ("nutpie", "numpyro", "pymc") if s in INSTALLED)
+    assert default_sampler() == expected == _resolve_sampler(None, None)
+    hide(monkeypatch, "nutpie")
+    assert default_sampler() == ("numpyro" if "numpyro" in INSTALLED else "pymc")
+    hide(monkeypatch, "nutpie", "jax")
+    assert default_sampler() == "pymc"
+
+
+def test_each_sampler_gets_a_dense_mass_matrix_and_its_own_tree_depth_word():
+    assert _sampler_defaults({}, "nutpie") == {"nuts": {"target_accept": 0.9, "adaptation": "low_rank"}}
+    assert _sampler_defaults({"target_accept": 0.95}, "pymc") == {
+        "init": "jitter+adapt_full", "nuts": {"target_accept": 0.95}}
+    if "numpyro" in INSTALLED:
+        got = _sampler_defaults({"nuts": {"max_treedepth": 6, "dense_mass": False}}, "numpyro")["nuts"]
+        assert got["max_tree_depth"] == 6 and got["dense_mass"] is False and "max_treedepth" not in got
+        assert _sampler_defaults({}, "numpyro")["nuts"]["dense_mass"] is True
+    if "blackjax" in INSTALLED:
+        got = _sampler_defaults({"nuts": {"max_treedepth": 6}}, "blackjax")["nuts"]
+        assert got == {"max_num_doublings": 6, "target_accept": 0.9, "is_mass_matrix_diagonal": False,
+                       **({"chain_method": got["chain_method"]} if "chain_method" in got else {})}
+
+
+def test_jax_samplers_get_the_max_treedepth_flag():
+    depth = np.array([[3, 10, 10, 4], [10, 2, 5, 9]])
+    for sampler, nuts, expected in [("numpyro", {}, depth >= 10), ("blackjax", {"max_num_doublings": 5}, depth >= 5),
+                                    ("numpyro", {"max_tree_depth": (12, 9)}, depth >= 9)]:
+        tree = xr.DataTree.from_dict({"sample_stats": xr.Dataset({"tree_depth": (("chain", "draw"), depth)})})
+        _add_max_treedepth(tree, sampler, nuts)
+        np.testing.assert_array_equal(tree.sample_stats["reached_max_treedepth"].values, expected)
+
+
+# --- the log-likelihood, over a batch of draws --------------------------------------------------
+
+def prior_as_posterior(model, draws=60, seed=0):
+    """Prior draws of the model's free variables, shaped as a posterior (2 chains)."""
+    with model:
+        prior = pm.sample_prior_predictive(draws=2 * draws, random_seed=seed).prior.dataset
+    names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]
+    post = xr.Dataset({
+        k: (("chain", "draw", *prior[k].dims[2:]), prior[k].values.reshape(2, draws, *prior[k].shape[2:]))
+        for k in names})
+    post = post.assign_coords(chain=[0, 1], draw=np.arange(draws),
+                              **{d: prior[d].values for k in names for d in prior[k].dims[2:]})
+    return xr.DataTree.from_dict({"posterior": post})
+
+
+def curve_runs(seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [{"run": f"r{r}", "N": N, "step": s, "D": s * 1e5,
+             "loss": (1.8 + 300 * N**-0.3 + 50 * s**-0.4) * np.exp(rng.normal(0, 0.01))}
+            for r, N in enumerate([1e7, 3e7, 1e8]) for s in np.geomspace(100, 1e4, 8)]
+    return bs.RunTable.from_dataframe(pd.DataFrame(rows), N="N", D="D", loss="loss", run="run", step="step")
+
+
+@pytest.mark.parametrize("case", ["final_student_t", "curve_ar1_run_effects"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_log_likelihood_and_prior_match_pymc(case, batched, monkeypatch):
+    """The groups bs.fit adds are PyMC's own numbers: log-likelihood bit for bit, log prior to rounding."""
+    if case == "final_student_t":
+        runs, law, likelihood, noise, effects = isoflop_runs(seed=3), bs.get_law("chinchilla"), "student_t", "iid", ()
+    else:
+        runs, law, likelihood, noise, effects = curve_runs(), bs.get_law("curve_power"), "normal", "ar1", ("A",)
+    data = model_data(runs, law, pivot=pivots(runs, law), noise=noise, run_effects=effects)
+    priors = resolve_priors(law, likelihood, None, noise=noise, run_effects=effects)
+    model = _build(law, priors, likelihood, noise, effects, data)
+    idata = prior_as_posterior(model)
+    if not batched:  # the one-draw-at-a-time fallback, for graphs that cannot be vectorised
+        import pytensor.graph.replace
+
+        def fail(*a, **k):
+            raise NotImplementedError("no batched form")
+
+        monkeypatch.setattr(pytensor.graph.replace, "vectorize_graph", fail)
+    else:
+        monkeypatch.setattr(sampling, "_LOGLIK_CHUNK", 7 * len(runs))  # several chunks of 7 draws
+    entry = _Compiled(model)
+    _add_log_likelihood(entry, idata, data)
+    assert entry.loglik[-1] is batched
+    with model:
+        ll = pm.stats.compute_log_likelihood(idata.copy(), extend_inferencedata=False, progressbar=False)
+        lp = pm.stats.compute_log_prior(idata.copy(), extend_inferencedata=False, progressbar=False)
+    dim = data.obs_dim
+    ours = idata.log_likelihood.dataset["log_loss"]
+    assert ours.dims == ("chain", "draw", dim) and ours.shape == (2, 60, len(runs))
+    np.testing.assert_array_equal(ours.values, ll["log_loss"].values)
+    assert set(idata.log_prior.dataset.data_vars) == set(lp.data_vars) == {rv.name for rv in model.free_RVs}
+    for k in lp.data_vars:
+        np.testing.assert_allclose(idata.log_prior.dataset[k].values, lp[k].values, rtol=1e-14, atol=1e-14)
+    assert np.isfinite(ours.values).all()
+
+
+# --- real sampling ------------------------------------------------------------------------------
+
+RUNS = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=11)
+KW = dict(draws=500, tune=500, chains=2, random_seed=4, progressbar=False)
+PARAMS = ["E", "A", "B", "alpha", "beta"]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The posterior the others must agree with (nutpie, else PyMC's NUTS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        return bs.fit(RUNS, "chinchilla", sampler=INSTALLED[0], **KW)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["numpyro", "blackjax", "pymc"])
+def test_sampler_agrees_and_carries_diagnostics(name, reference):
+    if name not in INSTALLED or name == INSTALLED[0]:
+        pytest.skip(f"{name} not installed, or it is the reference")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = bs.fit(RUNS, "chinchilla", sampler=name, **KW)
+    prov = fit.provenance["sampler"]
+    assert prov["sampler"] == name and prov["library"] == name and prov["draws"] == 500
+    stats = fit.idata.sample_stats.dataset
+    assert {"diverging", "energy", "n_steps", "tree_depth", "reached_max_treedepth"} <= set(stats.data_vars)
+    assert stats["diverging"].dtype == bool and stats["diverging"].shape == (2, 500)
+    d = bs.diagnose(fit)
+    assert np.isfinite([d.treedepth_saturation, d.mean_tree_depth, d.min_bfmi]).all()
+    assert 1 <= d.mean_tree_depth <= 6 and d.max_r_hat < 1.05
+    said = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
+    assert said == [f"chinchilla fit: {p}" for p in d.problems]
+    assert fit.idata.log_likelihood.dataset["log_loss"].shape == (2, 500, len(RUNS))
+    assert set(fit.idata.log_prior.dataset.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta",
+                                                           "sigma"}
+    assert fit.posterior["alpha"].dtype == np.float64
+    # medians within a few Monte Carlo standard errors of the reference sampler's
+    for p in PARAMS:
+        se = np.hypot(*(float(az.mcse(f.idata, var_names=[p], method="median")[p]) for f in (fit, reference)))
+        diff = float(fit.posterior[p].median() - reference.posterior[p].median())
+        assert abs(diff) < 4 * se, (p, diff, se)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("numpyro" not in INSTALLED, reason="numpyro not installed")
+def test_jax_refit_reuses_the_model_and_warns_like_nutpie():
+    """A refit of the same structure to new data (other runs, other count) reuses the cached model and
+    log-likelihood function; JAX re-traces the sampler itself (pymc.sampling.jax bakes data in)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = bs.fit(RUNS, "chinchilla", sampler="numpyro", draws=40, tune=100, chains=2, random_seed=1,
+                       progressbar=False)
+    said = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
+    assert said == [f"chinchilla fit: {p}" for p in bs.diagnose(first).problems]
+    assert any("effective sample size" in s for s in said)  # 2 x 40 draws cannot reach 400
+    n_cached = len(sampling._COMPILED)
+    entry = next(reversed(sampling._COMPILED.values()))
+    model, loglik_fn = entry.model, entry.loglik[1]
+    fewer = RUNS.filter(np.arange(len(RUNS)) % 3 != 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        second = bs.fit(fewer, "chinchilla", sampler="numpyro", draws=40, tune=100, chains=2, random_seed=1,
+                        progressbar=False)
+    assert len(sampling._COMPILED) == n_cached and entry.model is model and entry.loglik[1] is loglik_fn
+    for fit in (first, second):
+        n = len(fit.runs)
+        assert fit.idata.observed_data["log_loss"].sizes["run"] == n
+        assert fit.idata.log_likelihood["log_loss"].sizes["run"] == n
+        np.testing.assert_allclose(fit.idata.observed_data["log_loss"].values, np.log(fit.runs.loss))
+    assert len(second.runs) < len(first.runs)
+
+
+@pytest.mark.slow
+def test_log_likelihood_can_be_skipped(reference):
+    """log_likelihood=False: no draws x runs array (for fits too big for it); the rest as usual."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        fit = bs.fit(RUNS, "chinchilla", sampler=INSTALLED[0], log_likelihood=False, **{**KW, "draws": 100})
+    assert "log_likelihood" not in fit.idata.children and "log_prior" not in fit.idata.children
+    assert {"posterior", "sample_stats", "observed_data"} <= set(fit.idata.children)
+    assert bs.diagnose(fit).draws == 100
+    assert "log_likelihood" in reference.idata.children
