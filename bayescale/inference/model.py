@@ -317,7 +317,7 @@ def build_model(
 
 
 def _build(law: Law, priors: Mapping[str, Prior], likelihood: str, noise: str,
-           run_effects: Sequence[str], data: ModelData) -> pm.Model:
+           run_effects: Sequence[str], data: ModelData, parameterization: str = "noncentered") -> pm.Model:
     """The model for a structure (law, priors, likelihood, noise, run effects) and its data."""
     v = data.values
     curves = "run_idx" in v
@@ -348,7 +348,7 @@ def _build(law: Law, priors: Mapping[str, Prior], likelihood: str, noise: str,
 
         per_row = dict(at_pivot)
         if run_effects:
-            per_run = _run_effects(law, priors, run_effects, at_pivot, log_pivot)
+            per_run = _run_effects(law, priors, run_effects, at_pivot, log_pivot, parameterization)
             per_row.update({k: val[run_idx] for k, val in per_run.items()})
         mu = pm.math.log(law(**x, **per_row))
 
@@ -409,15 +409,29 @@ def _ar1_conditional(mu: Any, y: Any, sigma: Any, tau: Any, ell: Any, d: Mapping
 
 
 def _run_effects(law: Law, priors: Mapping[str, Prior], names: Sequence[str],
-                 at_pivot: Mapping[str, Any], log_pivot: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-run values at the pivot of the parameters in ``names`` (non-centred partial pooling),
-    with the natural-scale per-run values of every parameter they move recorded as
-    ``<name>_run`` (dim ``run``)."""
+                 at_pivot: Mapping[str, Any], log_pivot: Mapping[str, Any],
+                 parameterization: str = "noncentered") -> dict[str, Any]:
+    """Per-run values at the pivot of the parameters in ``names`` (partial pooling), with the
+    natural-scale per-run values of every parameter they move recorded as ``<name>_run`` (dim
+    ``run``).
+
+    ``"noncentered"`` samples ``<name>_run_z ~ Normal(0, 1)`` and scales it by ``<name>_run_sd``
+    (good when each run says little about its own value); ``"centered"`` samples each run's value
+    itself (``<name>_run_log`` on the log scale, ``<name>_run_value`` for additive effects) around
+    the population value (good when each run's many checkpoints pin its value down, where the
+    non-centred form ties every z to the population parameters)."""
     per_run: dict[str, Any] = {}
     for name in names:
         sd = _rv(f"{name}_run_sd", priors[f"{name}_run_sd"])
+        additive = run_effect_kind(law, name, priors) == "add"
+        if parameterization == "centered":
+            if additive:
+                per_run[name] = pm.Normal(f"{name}_run_value", at_pivot[name], sd, dims="run")
+            else:  # log scale for scale constants, multiplicative for positive parameters
+                per_run[name] = pt.exp(pm.Normal(f"{name}_run_log", pt.log(at_pivot[name]), sd, dims="run"))
+            continue
         z = pm.Normal(f"{name}_run_z", 0.0, 1.0, dims="run")
-        if run_effect_kind(law, name, priors) == "add":
+        if additive:
             per_run[name] = at_pivot[name] + sd * z
         else:  # log scale for scale constants, multiplicative for positive parameters
             per_run[name] = at_pivot[name] * pt.exp(sd * z)

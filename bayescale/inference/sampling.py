@@ -116,6 +116,14 @@ def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
     return name
 
 
+PARAMETERIZATIONS = ("noncentered", "centered")
+
+
+def _check_parameterization(parameterization: str) -> None:
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(f"parameterization={parameterization!r} is not known; use one of {list(PARAMETERIZATIONS)}")
+
+
 def as_runs(runs: RunTable | pd.DataFrame) -> RunTable:
     """A RunTable as is; a DataFrame validated with the default column names."""
     if isinstance(runs, RunTable):
@@ -138,6 +146,7 @@ def fit(
     likelihood: str = "normal",
     noise: str | None = None,
     run_effects: Sequence[str] = (),
+    parameterization: str = "noncentered",
     sampler: str | None = None,
     draws: int = 1000,
     tune: int = 1000,
@@ -180,6 +189,11 @@ def fit(
     run_effects : sequence of str
         Law parameters that vary from run to run, partially pooled (curve tables only), e.g.
         ``run_effects=("A", "alpha")`` with ``"curve_power"`` for hierarchical per-run curves.
+    parameterization : {"noncentered", "centered"}
+        How run effects are sampled. ``"noncentered"`` (default) suits runs with few checkpoints;
+        ``"centered"`` suits long curves (hundreds of checkpoints per run), where each run's data
+        pin its own value down and the non-centred form needs very long NUTS trajectories
+        (``benchmarks/results/curves_hierarchical.md``). Same model, same priors.
     sampler : {"nutpie", "numpyro", "blackjax", "pymc"}, optional
         The NUTS implementation. Default: the fastest installed (:func:`default_sampler`: nutpie,
         else numpyro, else PyMC's own). nutpie (``pip install "bayescale[fast]"``) compiles the model
@@ -240,6 +254,7 @@ def fit(
     noise = default_noise(runs) if noise is None else noise
     run_effects = tuple(law.parameter(n).name for n in run_effects)
     _check_structure(runs, law, noise, run_effects)
+    _check_parameterization(parameterization)
     runs.check_law(law)
     name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None))
     for problem in design_problems(runs, law):
@@ -250,7 +265,7 @@ def fit(
     data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)
     seed = new_seed() if random_seed is None else int(random_seed)
     sample_kwargs = _sampler_defaults(sample_kwargs, name, chains=chains)
-    structure = (law, resolved, likelihood, noise, run_effects)
+    structure = (law, resolved, likelihood, noise, run_effects, parameterization)
     entry = _cached(structure, data)
     with entry.lock:  # the cached model holds this fit's data until its log-likelihood is computed
         if entry.data is not data:
@@ -279,6 +294,7 @@ def fit(
             _add_log_likelihood(entry, idata, data)
     settings = {
         "sampler": name,
+        **({"parameterization": parameterization} if run_effects else {}),
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -339,11 +355,24 @@ def _cached(structure: tuple, data: ModelData) -> _Compiled:
         if key in _COMPILED:
             _COMPILED.move_to_end(key)
             return _COMPILED[key]
-        entry = _COMPILED[key] = _Compiled(_build(*structure, data), data=data)
+        entry = _COMPILED[key] = _Compiled(_build(*structure[:5], data, structure[5]), data=data)
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
         return entry
 
+
+def _loglik_mode() -> Any:
+    """How the log-likelihood function is compiled: PyTensor's full rewrites (numerical
+    stabilisation included) but no elementwise fusion, run by the Python linker.
+
+    Over a batch of draws each op is one numpy call, so the Python implementations run about as
+    fast as compiled code, and nothing is compiled by gcc: in a new process with an empty
+    compile cache this took the Chinchilla fit's log-likelihood from 9.5 s to 1.2 s
+    (``benchmarks/results/chinchilla_speed.md``). Fused (Composite) ops would run element by
+    element in Python, hence no fusion."""
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_run").excluding("fusion")
 
 #: Values (draws x observations) per call of the vectorised log-likelihood: bounds its memory.
 _LOGLIK_CHUNK = 4_000_000
@@ -371,10 +400,10 @@ def _loglik_function(model: pm.Model) -> tuple:
     try:
         batched = [pt.tensor(name=v.name, dtype=v.dtype, shape=(None, *v.type.shape)) for v in values]
         fn = compile_pymc(batched, vectorize_graph(outs, replace=dict(zip(values, batched, strict=True))),
-                          on_unused_input="ignore")
+                          on_unused_input="ignore", mode=_loglik_mode())
         vectorised = True
     except Exception:  # noqa: BLE001 - an op without a batched form: one draw per call instead
-        fn = umodel.compile_fn(inputs=values, outs=outs, on_unused_input="ignore")
+        fn = umodel.compile_fn(inputs=values, outs=outs, on_unused_input="ignore", mode=_loglik_mode())
         vectorised = False
     return umodel, fn, names, obs[0].name, [rv.name for rv in free], vectorised
 
@@ -426,11 +455,11 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -
 
 
 def _structure_key(structure: tuple, data: ModelData) -> tuple:
-    law, priors, likelihood, noise, run_effects = structure
+    law, priors, likelihood, noise, run_effects, parameterization = structure
     prior_key = tuple(sorted((k, tuple(sorted(p.to_dict().items()))) for k, p in priors.items()))
     # per-run posterior variables fix the number of runs in the compiled model's output shapes
     n_runs = data.n_runs if run_effects else None
-    return (law.spec, law.source_hash, prior_key, likelihood, noise, tuple(run_effects), n_runs,
+    return (law.spec, law.source_hash, prior_key, likelihood, noise, tuple(run_effects), parameterization, n_runs,
             tuple(sorted(data.values)))
 
 
