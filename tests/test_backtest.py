@@ -241,7 +241,7 @@ def test_backtest_two_laws_on_simulated_runs():
     runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.015, seed=21,
                         budgets=(1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21))
     bt = backtest(runs, ["chinchilla", "kaplan"],
-                  fit_kwargs={"random_seed": 4, "draws": 500, "chains": 2, "progressbar": False})
+                  fit_kwargs={"random_seed": 4, "draws": 1000, "chains": 2, "progressbar": False})
     s = bt.scores()
     assert s["n_train"].tolist() == [49, 49] and s["n_test"].tolist() == [7, 7]
     assert set(bt.fits) == {"chinchilla", "kaplan"} and bt.fits["kaplan"].law.name == "kaplan"

@@ -37,8 +37,9 @@ def test_recovery_nutpie(law, truth):
 def test_recovery_pymc_nuts():
     """The pure-PyMC path (no nutpie installed) recovers the same law."""
     runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=11)
+    # target_accept 0.95: at 0.9 one of the 2000 draws diverged with this seed on the 2026-12 package versions
     fit = bs.fit(runs, "chinchilla", draws=500, tune=1000, chains=4, random_seed=2, progressbar=False,
-                 nuts_sampler="pymc")
+                 nuts_sampler="pymc", target_accept=0.95)
     assert fit.provenance["sampler"]["library"] == "pymc"
     # 4 x 500 draws of PyMC's NUTS: R-hat 1.0065 before the model's inputs became pm.Data, 1.0106 after (same
     # model, a different compiled graph, so different chains); STYLE.md's recovery bar is 1.05

@@ -180,7 +180,8 @@ def test_sampler_agrees_and_carries_diagnostics(name, reference):
         pytest.skip(f"{name} not installed, or it is the reference")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = bs.fit(RUNS, "chinchilla", sampler=name, **KW)
+        # PyMC's full-rank mass-matrix adaptation needs a longer warm-up than nutpie's low-rank one
+        fit = bs.fit(RUNS, "chinchilla", sampler=name, **{**KW, "tune": 1000 if name == "pymc" else KW["tune"]})
     prov = fit.provenance["sampler"]
     assert prov["sampler"] == name and prov["library"] == name and prov["draws"] == 500
     stats = fit.idata.sample_stats.dataset
@@ -203,32 +204,71 @@ def test_sampler_agrees_and_carries_diagnostics(name, reference):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif("numpyro" not in INSTALLED, reason="numpyro not installed")
-def test_jax_refit_reuses_the_model_and_warns_like_nutpie():
-    """A refit of the same structure to new data (other runs, other count) reuses the cached model and
-    log-likelihood function; JAX re-traces the sampler itself (pymc.sampling.jax bakes data in)."""
+@pytest.mark.parametrize("name", ["numpyro", "blackjax"])
+def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypatch):
+    """A refit of the same structure to new data of the same shape reuses the cached model, the
+    log-likelihood function and the jitted sampler (nothing is traced again); data of another shape
+    are traced once; the new data reach the sampler (the posteriors differ) and every group."""
+    if name not in INSTALLED:
+        pytest.skip(f"{name} not installed")
+    from bayescale.inference import jax_sampling
+
+    traces = []
+    maker = "_numpyro_chain" if name == "numpyro" else "_blackjax_chain"
+    original = getattr(jax_sampling, maker)
+
+    def counting(*args, **kwargs):
+        chain = original(*args, **kwargs)
+
+        def traced(*a):
+            traces.append(1)  # runs only while JAX traces (compiles) the sampler
+            return chain(*a)
+
+        return traced
+
+    monkeypatch.setattr(jax_sampling, maker, counting)
+    kw = dict(sampler=name, draws=40, tune=100, chains=2, random_seed=1, progressbar=False)
+    sampling._COMPILED.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        first = bs.fit(RUNS, "chinchilla", sampler="numpyro", draws=40, tune=100, chains=2, random_seed=1,
-                       progressbar=False)
+        first = bs.fit(RUNS, "chinchilla", **kw)
     said = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
     assert said == [f"chinchilla fit: {p}" for p in bs.diagnose(first).problems]
     assert any("effective sample size" in s for s in said)  # 2 x 40 draws cannot reach 400
-    n_cached = len(sampling._COMPILED)
+    assert len(traces) == 1
     entry = next(reversed(sampling._COMPILED.values()))
-    model, loglik_fn = entry.model, entry.loglik[1]
-    fewer = RUNS.filter(np.arange(len(RUNS)) % 3 != 0)
+    model, loglik_fn, program = entry.model, entry.loglik[1], entry.jax
+    other = isoflop_runs("chinchilla", {**CHINCHILLA_TRUE, "E": 2.2}, noise_sd=0.02, seed=12)  # same shape
+    fewer = RUNS.filter(np.arange(len(RUNS)) % 3 != 0)  # another shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SamplerWarning)
-        second = bs.fit(fewer, "chinchilla", sampler="numpyro", draws=40, tune=100, chains=2, random_seed=1,
-                        progressbar=False)
-    assert len(sampling._COMPILED) == n_cached and entry.model is model and entry.loglik[1] is loglik_fn
-    for fit in (first, second):
+        same_shape = bs.fit(other, "chinchilla", **kw)
+        assert len(traces) == 1  # not traced again
+        smaller = bs.fit(fewer, "chinchilla", **kw)
+        assert len(traces) == 2  # traced once for the new shape
+    assert len(sampling._COMPILED) == 1 and entry.model is model and entry.loglik[1] is loglik_fn
+    assert entry.jax is program
+    assert float(same_shape.posterior["E"].median()) > float(first.posterior["E"].median()) + 0.2
+    for fit in (first, same_shape, smaller):
         n = len(fit.runs)
         assert fit.idata.observed_data["log_loss"].sizes["run"] == n
         assert fit.idata.log_likelihood["log_loss"].sizes["run"] == n
         np.testing.assert_allclose(fit.idata.observed_data["log_loss"].values, np.log(fit.runs.loss))
-    assert len(second.runs) < len(first.runs)
+        assert fit.provenance["sampler"]["library"] == name
+    assert len(smaller.runs) < len(first.runs)
+
+
+@pytest.mark.parametrize("name", ["numpyro", "blackjax"])
+def test_jax_options_are_checked_by_name(name):
+    if name not in INSTALLED:
+        pytest.skip(f"{name} not installed")
+    with pytest.raises(ValueError, match=rf"nuts={{'max_depth': ...}} is not an option of the {name} sampler"):
+        bs.fit(RUNS, "chinchilla", sampler=name, nuts={"max_depth": 5}, draws=5, tune=5, progressbar=False)
+    with pytest.raises(TypeError, match=rf"sampler='{name}' takes its options in nuts="):
+        bs.fit(RUNS, "chinchilla", sampler=name, init="adapt_diag", draws=5, tune=5, progressbar=False)
+    with pytest.raises(ValueError, match="chain_method='sideways' is not known"):
+        bs.fit(RUNS, "chinchilla", sampler=name, nuts={"chain_method": "sideways"}, draws=5, tune=5,
+               progressbar=False)
 
 
 @pytest.mark.slow
@@ -277,3 +317,75 @@ def test_unknown_parameterization_is_refused():
     with pytest.raises(ValueError, match=r"parameterization='centred' is not known; use one of \['noncentered', "
                                          r"'centered'\]"):
         bs.fit(curve_runs(), "curve_power", run_effects=("A",), parameterization="centred")
+
+
+# --- the per-run log-likelihood -----------------------------------------------------------------
+
+def test_per_run_log_likelihood_is_each_runs_exact_joint_density():
+    """log_likelihood='run' stores, per draw and run, the sum of the run's pointwise terms; under ar1
+    noise that is the run's joint normal density (covariance tau^2 + sigma^2 exp(-|dlog t| / ell)),
+    computed here independently with scipy for a few draws."""
+    from scipy.stats import multivariate_normal
+
+    runs, law = curve_runs(seed=2), bs.get_law("chinchilla")
+    data = model_data(runs, law, pivot=pivots(runs, law), noise="ar1", run_effects=())
+    priors = resolve_priors(law, "normal", None, noise="ar1")
+    model = _build(law, priors, "normal", "ar1", (), data)
+    pointwise, per_run = prior_as_posterior(model, draws=20, seed=3), prior_as_posterior(model, draws=20, seed=3)
+    entry = _Compiled(model)
+    _add_log_likelihood(entry, pointwise, data)
+    _add_log_likelihood(entry, per_run, data, "run")
+    by_run = per_run.log_likelihood.dataset["log_loss"]
+    assert by_run.dims == ("chain", "draw", "run") and by_run.sizes["run"] == 3
+    assert list(by_run["run"].values) == ["r0", "r1", "r2"]
+    assert per_run.log_likelihood.attrs["bayescale_log_likelihood"] == "run"
+    terms = pointwise.log_likelihood.dataset["log_loss"]
+    ids = np.asarray(runs.run_ids)[terms["checkpoint"].values]  # checkpoint coords are table rows
+    for r in ("r0", "r1", "r2"):
+        np.testing.assert_allclose(by_run.sel(run=r).values, terms.values[..., ids == r].sum(-1), rtol=1e-12)
+    post = per_run.posterior.dataset
+    df = runs.to_dataframe()
+    for chain, draw in ((0, 0), (1, 7), (0, 19)):
+        p = {k: float(post[k].values[chain, draw]) for k in ("E", "A", "B", "alpha", "beta", "sigma", "tau", "ell")}
+        for r in ("r0", "r1", "r2"):
+            rows = df["run"].to_numpy() == r
+            mu = np.log(law(N=runs.N[rows], D=runs.D[rows], **{k: p[k] for k in law.param_names}))
+            t = np.log(df["step"].to_numpy()[rows])
+            cov = p["sigma"] ** 2 * np.exp(-np.abs(t[:, None] - t[None, :]) / p["ell"]) + p["tau"] ** 2
+            expected = multivariate_normal(mean=mu, cov=cov).logpdf(np.log(runs.loss[rows]))
+            assert float(by_run.sel(run=r).values[chain, draw]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_unknown_log_likelihood_kind_is_refused():
+    with pytest.raises(ValueError, match=r"log_likelihood='checkpoint' is not known; use True"):
+        bs.fit(curve_runs(), "chinchilla", log_likelihood="checkpoint")
+
+
+@pytest.mark.slow
+def test_per_run_log_likelihood_in_a_fit_and_in_compare():
+    """A curve fit with log_likelihood='run' has the same posterior (same seed) and groups of one term
+    per run; bs.compare runs leave-one-run-out on such fits and refuses to mix the two kinds."""
+    kw = dict(draws=200, tune=300, chains=2, random_seed=3, progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pointwise = bs.fit(curve_runs(), "chinchilla", **kw)
+        per_run = bs.fit(curve_runs(), "chinchilla", log_likelihood="run", **kw)
+        per_run_m2 = bs.fit(curve_runs(), "curve_power", log_likelihood="run", **kw)
+    np.testing.assert_array_equal(pointwise.posterior["alpha"].values, per_run.posterior["alpha"].values)
+    assert per_run.provenance["log_likelihood"] == "run" and pointwise.provenance["log_likelihood"] == "pointwise"
+    ll = per_run.idata.log_likelihood.dataset["log_loss"]
+    assert ll.sizes["run"] == 3
+    np.testing.assert_allclose(ll.sum("run").values,
+                               pointwise.idata.log_likelihood.dataset["log_loss"].sum("checkpoint").values, rtol=1e-10)
+    with pytest.warns(bs.analysis.ParetoKWarning):  # 3 runs: leaving one out moves the posterior a lot
+        cmp = bs.compare({"chinchilla": per_run, "curve_power": per_run_m2})
+    assert set(cmp.table.index) == {"chinchilla", "curve_power"}
+    high = cmp.high_k()
+    assert all(set(ids) <= {"r0", "r1", "r2"} for ids in high.values()) and any(high.values())
+    with pytest.raises(bs.analysis.CompareError, match="along different dims"):
+        bs.compare({"pointwise": pointwise, "per_run": per_run})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        iid = bs.fit(curve_runs(), "chinchilla", noise="iid", log_likelihood="run", **kw)
+    with pytest.raises(bs.analysis.checks.PredictiveCheckError, match="LOO-PIT needs one log-likelihood term"):
+        bs.analysis.loo_pit(iid)

@@ -211,6 +211,11 @@ def loo_pit(fit: Fit, *, pareto_k_max: float = PARETO_K_MAX) -> xr.DataArray:
     dim = _obs_dim(fit)
     n = len(fit.runs)
     ll_ds = _require(fit, "log_likelihood", ["log_loss"], "LOO-PIT")
+    if dim not in ll_ds["log_loss"].dims:
+        raise PredictiveCheckError(
+            f"LOO-PIT needs one log-likelihood term per {dim}; this fit stored {ll_ds['log_loss'].dims[-1]!r} "
+            "sums (bs.fit(..., log_likelihood='run')); refit with log_likelihood=True"
+        )
     log_lik = _table_order(ll_ds["log_loss"], dim, n)
     mu = law_log_mean(fit)
     post = fit.idata.posterior.dataset

@@ -89,9 +89,11 @@ class Comparison:
         out = {}
         for name, res in self.loo.items():
             k = np.asarray(res.pareto_k).ravel()
+            ll = self.fits[name].idata["log_likelihood"].dataset["log_loss"]
             ids = np.asarray(self.fits[name].runs.run_ids)
-            if len(ids) != k.size:  # curve fits: one k per checkpoint
-                ids = np.arange(k.size)
+            if len(ids) != k.size:  # a curve fit: one k per checkpoint, or per run (log_likelihood='run')
+                per_run = ll.dims[-1] == "run" and "run" in ll.coords
+                ids = np.asarray(ll["run"].values) if per_run else np.arange(k.size)
             out[name] = [ids[i].item() for i in np.flatnonzero(~(k <= self.k_threshold(name)))]
         return out
 
@@ -156,6 +158,12 @@ def compare(fits: Mapping[str, Fit], *, method: str = "stacking") -> Comparison:
     for name, f in fits.items():
         if "log_likelihood" not in f.idata.children:
             raise CompareError(f"fit {name!r} has no pointwise log-likelihood group; refit with bs.fit")
+    kinds = {name: f.idata["log_likelihood"].dataset["log_loss"].dims[-1] for name, f in fits.items()}
+    if len(set(kinds.values())) > 1:
+        raise CompareError(
+            f"fits stored their log-likelihood along different dims ({kinds}): one per checkpoint and one per "
+            "run (log_likelihood='run') cannot be compared; refit them with the same log_likelihood="
+        )
     loo, bad = {}, []
     for name, f in fits.items():
         try:

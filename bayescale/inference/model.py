@@ -191,8 +191,9 @@ def model_data(
     noise: str = "iid",
     run_effects: Sequence[str] = (),
 ) -> ModelData:
-    """The ``pm.Data`` values for ``runs``: inputs over their pivots, log loss, and for curves the run
-    index, each checkpoint's predecessor in its run and the log-axis gap to it."""
+    """The ``pm.Data`` values for ``runs``: inputs over their pivots (and their logs), log loss, and
+    for curves the run index, where each checkpoint's run starts and the log-axis gap to the
+    checkpoint before it in its run (rows grouped by run)."""
     if not is_curve_table(runs):
         values = _input_values(runs, law, pivot, np.arange(len(runs)))
         return ModelData(values, {"run": np.arange(len(runs))}, "run")
@@ -215,7 +216,6 @@ def model_data(
         log_t = np.log(axis)
         pos = np.arange(len(runs))
         first = np.r_[True, idx[1:] != idx[:-1]]
-        values["prev_idx"] = np.where(first, pos, pos - 1).astype("int64")
         values["first"] = first.astype(float)
         values["dlog_t"] = np.where(first, 1.0, log_t - np.roll(log_t, 1))
         values["run_start"] = np.maximum.accumulate(np.where(first, pos, 0)).astype("int64")
@@ -225,6 +225,9 @@ def model_data(
 
 def _input_values(runs: RunTable, law: Law, pivot: Mapping[str, float], order: np.ndarray) -> dict[str, np.ndarray]:
     values = {f"x_{inp}": (runs.column(inp) / pivot[inp])[order] for inp in law.inputs}
+    for inp in law.inputs:  # logs of positive inputs, for powers (see _powers_on_log_inputs)
+        if np.all(values[f"x_{inp}"] > 0):
+            values[f"log_x_{inp}"] = np.log(values[f"x_{inp}"])
     values.update({f"log_pivot_{inp}": np.asarray(np.log(pivot[inp])) for inp in law.inputs})
     values["log_loss_obs"] = np.log(runs.loss)[order]
     return values
@@ -350,20 +353,42 @@ def _build(law: Law, priors: Mapping[str, Prior], likelihood: str, noise: str,
         if run_effects:
             per_run = _run_effects(law, priors, run_effects, at_pivot, log_pivot, parameterization)
             per_row.update({k: val[run_idx] for k, val in per_run.items()})
-        mu = pm.math.log(law(**x, **per_row))
+        log_x = {inp: pm.Data(f"log_x_{inp}", v[f"log_x_{inp}"], dims=obs_dim)
+                 for inp in law.inputs if f"log_x_{inp}" in v}
+        mu = pm.math.log(_powers_on_log_inputs(law(**x, **per_row), x, log_x))
 
         noise_rv = {k: _rv(k, priors[k]) for k in LIKELIHOODS[likelihood]}
         sd: Any = noise_rv["sigma"]
         if noise == "ar1":
             mu, sd = _ar1_conditional(
                 mu, y, noise_rv["sigma"], _rv("tau", priors["tau"]), _rv("ell", priors["ell"]),
-                {k: pm.Data(k, v[k], dims=obs_dim) for k in ("prev_idx", "first", "dlog_t", "run_start")},
+                {k: pm.Data(k, v[k], dims=obs_dim) for k in ("first", "dlog_t", "run_start")},
             )
         if likelihood == "normal":
             pm.Normal("log_loss", mu=mu, sigma=sd, observed=y, dims=obs_dim)
         else:
             pm.StudentT("log_loss", nu=noise_rv["nu"], mu=mu, sigma=sd, observed=y, dims=obs_dim)
     return model
+
+
+def _powers_on_log_inputs(out: Any, x: Mapping[str, Any], log_x: Mapping[str, Any]) -> Any:
+    """``out`` with every power of an input, ``x ** p``, written ``exp(p * log x)`` with ``log x``
+    given as data: the same number (to rounding), without a logarithm per row and per gradient
+    evaluation. Laws are powers of their inputs, so on big curve tables this is much of the cost
+    of each gradient. Inputs without a ``log_x`` (not all positive) are left as they are."""
+    from pytensor.graph.replace import graph_replace
+    from pytensor.graph.traversal import applys_between
+    from pytensor.scalar import Pow
+    from pytensor.tensor.elemwise import Elemwise
+
+    bases = {x[k]: log_x[k] for k in log_x}
+    replace = {}
+    for node in applys_between(list(bases), [out]):
+        if isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Pow) and node.inputs[0] in bases:
+            replace[node.outputs[0]] = pt.exp(node.inputs[1] * bases[node.inputs[0]])
+    # graph_replace rebuilds only the nodes between the powers and ``out``: the model's random
+    # variables upstream stay the same variables
+    return graph_replace(out, replace=replace, strict=False) if replace else out
 
 
 def run_affected(law: Law, run_effects: Sequence[str]) -> tuple[str, ...]:
@@ -390,20 +415,23 @@ def _ar1_conditional(mu: Any, y: Any, sigma: Any, tau: Any, ell: Any, d: Mapping
     density of each run (covariance ``tau^2 11' + sigma^2 exp(-|dlog t| / ell)``); checkpoints
     must be grouped by run (``model_data`` sorts them).
     """
-    first, dlog, prev, start = d["first"], d["dlog_t"], d["prev_idx"], d["run_start"]
+    first, dlog, start = d["first"], d["dlog_t"], d["run_start"]
     r = y - mu
     rho = (1.0 - first) * pt.exp(-dlog / ell)
     s = sigma * pt.sqrt(first + (1.0 - first) * -pt.expm1(-2.0 * dlog / ell))
-    w = (r - rho * r[prev]) / s
+    # the previous checkpoint's residual: rows are grouped by run, so it is the row before (at a
+    # run's first checkpoint that row is another run's, and rho = 0 there); a shift, not a gather
+    r_prev = pt.concatenate([r[:1], r[:-1]])
+    w = (r - rho * r_prev) / s
     v = (1.0 - rho) / s
 
     def before(x):  # sum over the earlier checkpoints of the same run
-        c = pt.cumsum(x)
-        return c - x - (c[start] - x[start])
+        exclusive = pt.cumsum(x) - x
+        return exclusive - exclusive[start]
 
     precision = 1.0 / tau**2 + before(v**2)
     a = before(v * w)
-    mean = mu + rho * r[prev] + s * v * a / precision
+    mean = mu + rho * r_prev + s * v * a / precision
     sd = s * pt.sqrt(1.0 + v**2 / precision)
     return mean, sd
 

@@ -9,12 +9,10 @@ is compiled once per structure and refitted to new data without recompiling), nu
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
@@ -154,7 +152,7 @@ def fit(
     random_seed: int | None = None,
     pivot: Mapping[str, float] | None = None,
     progressbar: bool = True,
-    log_likelihood: bool = True,
+    log_likelihood: bool | str = True,
     **sample_kwargs: Any,
 ) -> Fit:
     """Sample the posterior of a scaling law's parameters given finished runs or training curves.
@@ -210,11 +208,13 @@ def fit(
     pivot : mapping, optional
         See :func:`bayescale.inference.build_model`.
     progressbar : bool
-    log_likelihood : bool
+    log_likelihood : bool or "run"
         Store the pointwise log-likelihood (group ``log_likelihood``, for LOO and scoring) and the
         log prior density of each free variable (group ``log_prior``, for prior sensitivity).
-        ``False`` skips both: for curve fits with so many checkpoints that a draws x checkpoints
-        array does not fit in memory.
+        ``"run"`` stores each run's log-likelihood summed over its checkpoints instead (dim
+        ``run``; for curve fits: leave-one-run-out LOO in :func:`bayescale.compare`, and
+        chains x draws x runs in memory instead of chains x draws x checkpoints, which for 200
+        curves of 500 checkpoints is 25 MB instead of 3.2 GB). ``False`` skips both groups.
     **sample_kwargs
         Passed to the sampler (``target_accept``, ``nuts``, ``cores``, ``init`` for PyMC...).
 
@@ -257,6 +257,7 @@ def fit(
     _check_parameterization(parameterization)
     runs.check_law(law)
     name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None))
+    ll_kind = _log_likelihood_kind(log_likelihood)
     for problem in design_problems(runs, law):
         warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
     card = card_priors(law, priors)[0]  # the card's name, for the provenance
@@ -276,8 +277,11 @@ def fit(
             idata = _sample_nutpie(entry, data, draws=draws, tune=tune, chains=chains, seed=seed,
                                    progressbar=progressbar, cores=sample_kwargs.get("cores"),
                                    nuts=sample_kwargs["nuts"])
+        elif name in JAX_SAMPLERS:
+            idata = _sample_jax(entry, name, draws=draws, tune=tune, chains=chains, seed=seed,
+                                sample_kwargs=sample_kwargs)
         else:
-            with entry.model, _blackjax_compatible(name):
+            with entry.model:
                 idata = pm.sample(
                     draws=draws,
                     tune=tune,
@@ -288,10 +292,8 @@ def fit(
                     compute_convergence_checks=False,  # we check, and say so in plain words, below
                     **sample_kwargs,
                 )
-            if name in JAX_SAMPLERS:
-                _add_max_treedepth(idata, name, sample_kwargs["nuts"])
-        if log_likelihood:
-            _add_log_likelihood(entry, idata, data)
+        if ll_kind is not None:
+            _add_log_likelihood(entry, idata, data, ll_kind)
     settings = {
         "sampler": name,
         **({"parameterization": parameterization} if run_effects else {}),
@@ -317,6 +319,7 @@ def fit(
             data_hash=runs.data_hash,
             n_runs=int(data.n_runs if data.obs_dim == "checkpoint" else len(runs)),
             sampler=settings,
+            log_likelihood=ll_kind or "none",
             random_seed=seed,
         )
     )
@@ -337,6 +340,9 @@ class _Compiled:
     model: pm.Model
     nutpie: Any = None
     loglik: tuple | None = None
+    deterministics: tuple | None = None
+    expand: tuple | None = None
+    jax: Any = None
     data: ModelData | None = None
     lock: Any = field(default_factory=threading.RLock)
 
@@ -378,40 +384,163 @@ def _loglik_mode() -> Any:
 _LOGLIK_CHUNK = 4_000_000
 
 
+def _batched_function(inputs: Sequence[Any], outputs: Sequence[Any]) -> tuple[Any, bool]:
+    """Compile ``outputs`` as a function of a batch of draws of ``inputs`` (each input given a
+    leading draw dimension with :func:`pytensor.graph.replace.vectorize_graph`), in
+    :func:`_loglik_mode`. Returns the function and whether it is batched: where a graph cannot be
+    vectorised, the function takes one draw at a time (as a dict keyed by input name)."""
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+    from pytensor.graph.replace import vectorize_graph
+
+    try:
+        batched = [pt.tensor(name=v.name, dtype=v.dtype, shape=(None, *v.type.shape)) for v in inputs]
+        fn = compile_pymc(batched, vectorize_graph(list(outputs), replace=dict(zip(inputs, batched, strict=True))),
+                          on_unused_input="ignore", mode=_loglik_mode())
+        return fn, True
+    except Exception:  # noqa: BLE001 - an op without a batched form: one draw per call instead
+        one = compile_pymc(list(inputs), list(outputs), on_unused_input="ignore", mode=_loglik_mode())
+        names = [v.name for v in inputs]
+        return (lambda point: one(*(point[k] for k in names))), False
+
+
+def _over_draws(fn: Any, vectorised: bool, flat: Mapping[str, np.ndarray], names: Sequence[str], n: int,
+                out: Sequence[np.ndarray], chunk: int, reduce: Sequence[Any] | None = None) -> None:
+    """Fill ``out[j][i]`` with output ``j`` of ``fn`` at draw ``i`` of ``flat`` (draws first), ``chunk``
+    draws per call when ``fn`` is batched; ``reduce[j]``, where given, is applied to output ``j`` of
+    each call first (draws stay on the first axis), so its full size is never held."""
+    keep = list(reduce) if reduce is not None else [None] * len(out)
+    if vectorised:
+        for start in range(0, n, chunk):
+            part = slice(start, start + chunk)
+            for o, r, f in zip(out, fn(*(flat[k][part] for k in names)), keep, strict=True):
+                o[part] = r if f is None else f(r)
+    else:
+        for i in range(n):
+            for o, r, f in zip(out, fn({k: v[i] for k, v in flat.items()}), keep, strict=True):
+                o[i] = r if f is None else f(np.asarray(r)[None])[0]
+
+
+def _flat_draws(post: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each variable's draws with chain and draw flattened into one leading axis: one array type
+    (float64, C-ordered, writeable) whichever sampler made them (JAX's are read-only, some not
+    C-ordered; a compiled function may specialise on the array type)."""
+    n = post.sizes["chain"] * post.sizes["draw"]
+    return {k: np.array(post[k].values.reshape(n, *post[k].shape[2:]), dtype=np.float64, order="C") for k in names}
+
+
 def _loglik_function(model: pm.Model) -> tuple:
     """One function giving the pointwise log-likelihood and each free variable's log prior density
     (untransformed, no Jacobian terms) for a batch of draws at once.
 
     The graph is the model's per-draw graph with each value variable given a leading draw
-    dimension (:func:`pytensor.graph.replace.vectorize_graph`); the data stay ``pm.Data`` of the
-    untransformed clone. Where a graph cannot be vectorised the function takes one draw at a time.
+    dimension (:func:`_batched_function`); the data stay ``pm.Data`` of the untransformed clone.
     """
-    import pytensor.tensor as pt
     from pymc.model.transform.conditioning import remove_value_transforms
-    from pymc.pytensorf import compile as compile_pymc
-    from pytensor.graph.replace import vectorize_graph
 
     umodel = remove_value_transforms(model)
     obs = list(umodel.observed_RVs)
     free = list(umodel.free_RVs)
     outs = [*umodel.logp(vars=obs, sum=False), *umodel.logp(vars=free, sum=False)]
     values = list(umodel.value_vars)
-    names = [v.name for v in values]
+    fn, vectorised = _batched_function(values, outs)
+    return umodel, fn, [v.name for v in values], obs[0].name, [rv.name for rv in free], vectorised
+
+
+def _posterior_function(model: pm.Model, *, from_values: bool) -> tuple:
+    """The model's deterministics (natural-scale parameters, per-run values) as one function of a
+    batch of draws of its free variables, or (``from_values``) its constrained free variables and
+    deterministics as a function of the unconstrained value variables: what
+    ``pm.compute_deterministics`` (or PyMC's JAX post-processing) gives, for all draws in a few
+    calls. It reads the model's ``pm.Data`` (the pivot), so new data need no recompile."""
+    from pymc.util import get_default_varnames
+
+    if from_values:
+        inputs = list(model.value_vars)
+        outputs = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+    else:
+        inputs, outputs = list(model.free_RVs), list(model.deterministics)
+    fn, vectorised = _batched_function(inputs, outputs)
+    return fn, vectorised, [v.name for v in inputs], [v.name for v in outputs]
+
+
+def _evaluate_posterior(function: tuple, model: pm.Model, post: xr.Dataset) -> xr.Dataset:
+    """Evaluate a :func:`_posterior_function` on every draw of ``post``; the outputs get the
+    model's dims and coords."""
+    fn, vectorised, in_names, out_names = function
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    n = n_chain * n_draw
+    flat = _flat_draws(post, in_names)
+    probe = {k: v[:1] for k, v in flat.items()}  # output shapes from one draw (some are data-dependent)
+    one = fn(*probe.values()) if vectorised else fn({k: v[0] for k, v in probe.items()})
+    shapes = [np.shape(o)[1:] if vectorised else np.shape(o) for o in one]
+    out = [np.empty((n, *s)) for s in shapes]
+    per_draw = max(1, max((int(np.prod(s)) for s in shapes), default=1))
+    _over_draws(fn, vectorised, flat, in_names, n, out, max(1, _LOGLIK_CHUNK // per_draw))
+    dims = dict(model.named_vars_to_dims)
+    coords = {d: np.asarray(model.coords[d]) for k in out_names for d in dims.get(k, ())}
+    for k, o in zip(out_names, out, strict=True):
+        if len(dims.get(k, ())) != o.ndim - 1:  # no dims declared: PyMC's default names
+            dims[k] = tuple(f"{k}_dim_{i}" for i in range(o.ndim - 1))
+    return xr.Dataset(
+        {k: (("chain", "draw", *dims.get(k, ())), o.reshape(n_chain, n_draw, *o.shape[1:]))
+         for k, o in zip(out_names, out, strict=True)},
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, **coords})
+
+
+def _add_deterministics(entry: _Compiled, idata: xr.DataTree) -> None:
+    """Add the model's deterministics to a posterior that holds only its free variables (nutpie is
+    compiled for those alone: numba then compiles the log density, not also the deterministics,
+    which halves the compile time of a new model)."""
+    if entry.deterministics is None:
+        entry.deterministics = _posterior_function(entry.model, from_values=False)
+    if not entry.deterministics[3]:
+        return
+    post = idata.posterior.dataset
+    new = _evaluate_posterior(entry.deterministics, entry.model, post)
+    idata["posterior"] = xr.DataTree(post.assign(new.data_vars))
+
+
+def _expand(entry: _Compiled, unconstrained: xr.Dataset) -> xr.Dataset:
+    """The posterior (constrained free variables and deterministics) from unconstrained draws."""
+    if entry.expand is None:
+        entry.expand = _posterior_function(entry.model, from_values=True)
+    return _evaluate_posterior(entry.expand, entry.model, unconstrained)
+
+
+#: What ``fit(..., log_likelihood=)`` stores: each observation's term, each run's sum, or nothing.
+LOG_LIKELIHOOD = {True: "pointwise", "pointwise": "pointwise", "run": "run", False: None, None: None}
+
+
+def _log_likelihood_kind(log_likelihood: bool | str | None) -> str | None:
     try:
-        batched = [pt.tensor(name=v.name, dtype=v.dtype, shape=(None, *v.type.shape)) for v in values]
-        fn = compile_pymc(batched, vectorize_graph(outs, replace=dict(zip(values, batched, strict=True))),
-                          on_unused_input="ignore", mode=_loglik_mode())
-        vectorised = True
-    except Exception:  # noqa: BLE001 - an op without a batched form: one draw per call instead
-        fn = umodel.compile_fn(inputs=values, outs=outs, on_unused_input="ignore", mode=_loglik_mode())
-        vectorised = False
-    return umodel, fn, names, obs[0].name, [rv.name for rv in free], vectorised
+        return LOG_LIKELIHOOD[log_likelihood]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"log_likelihood={log_likelihood!r} is not known; use True (or 'pointwise': one term per "
+            "observation), 'run' (each run's checkpoints summed: leave-one-run-out LOO, and "
+            "draws x runs instead of draws x checkpoints in memory) or False (none)"
+        ) from None
 
 
-def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -> None:
+def _per_run_sum(run_idx: np.ndarray, n_runs: int) -> Any:
+    """Sum the last axis of a (draws, observations) block over each run's observations."""
+    order = np.argsort(run_idx, kind="stable")
+    starts = np.searchsorted(run_idx[order], np.arange(n_runs))
+    if np.any(np.diff(np.r_[starts, len(run_idx)]) == 0):
+        raise ValueError("every run needs at least one observation for a per-run log-likelihood")
+    return lambda block: np.add.reduceat(block[:, order], starts, axis=1)
+
+
+def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, kind: str = "pointwise") -> None:
     """Pointwise log-likelihood of every draw (the ``log_likelihood`` group, for LOO) and the log
     prior density of each free variable (the ``log_prior`` group, for prior power-scaling), as
     ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` give them (no Jacobian terms).
+
+    ``kind="run"`` stores each run's sum over its observations instead (dim ``run``). Under
+    ``noise="ar1"`` each pointwise term is a checkpoint's density given the earlier ones of its
+    run, so the sum is the exact joint log density of the run: the quantity leave-one-run-out LOO
+    needs. The sums are taken block by block, so the draws x checkpoints array is never held.
 
     One compiled function, over a batch of draws, gives both; it is kept in ``entry``, so a refit of
     a cached model to new data reuses it (the PyMC functions compile anew each time and call the
@@ -425,30 +554,22 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData) -
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     n_obs = len(data.values["log_loss_obs"])
     n = n_chain * n_draw
-    # one array type for the compiled function whichever sampler made the draws (JAX's are read-only,
-    # some not C-ordered): numba compiles anew for each new array type it is called with
-    flat = {k: np.array(post[k].values.reshape(n, *post[k].shape[2:]), dtype=np.float64, order="C") for k in names}
-    loglik = np.empty((n, n_obs))
-    logprior = {k: np.empty((n, *post[k].shape[2:])) for k in free_names}
-    if vectorised:
-        step = max(1, _LOGLIK_CHUNK // max(n_obs, 1))
-        for start in range(0, n, step):
-            part = slice(start, start + step)
-            res = fn(*(flat[k][part] for k in names))
-            loglik[part] = res[0]
-            for k, lp in zip(free_names, res[1:], strict=True):
-                logprior[k][part] = lp
-    else:
-        for i in range(n):
-            res = fn({k: v[i] for k, v in flat.items()})
-            loglik[i] = res[0]
-            for k, lp in zip(free_names, res[1:], strict=True):
-                logprior[k][i] = lp
     dim = data.obs_dim
+    reduce = None
+    if kind == "run" and dim != "run":  # a curve fit: one term per checkpoint, summed per run
+        n_runs = len(data.coords["run"])
+        reduce = [_per_run_sum(np.asarray(data.values["run_idx"]), n_runs)] + [None] * len(free_names)
+        dim, n_out = "run", n_runs
+    else:
+        n_out = n_obs
+    loglik = np.empty((n, n_out))
+    logprior = {k: np.empty((n, *post[k].shape[2:])) for k in free_names}
+    _over_draws(fn, vectorised, _flat_draws(post, names), names, n, [loglik, *logprior.values()],
+                max(1, _LOGLIK_CHUNK // max(n_obs, 1)), reduce)
     sample = {"chain": post["chain"].values, "draw": post["draw"].values}
     idata["log_likelihood"] = xr.DataTree(xr.Dataset(
-        {obs_name: (("chain", "draw", dim), loglik.reshape(n_chain, n_draw, n_obs))},
-        coords={**sample, dim: data.coords[dim]}))
+        {obs_name: (("chain", "draw", dim), loglik.reshape(n_chain, n_draw, n_out))},
+        coords={**sample, dim: data.coords[dim]}, attrs={"bayescale_log_likelihood": kind}))
     idata["log_prior"] = xr.DataTree(xr.Dataset(
         {k: (post[k].dims, v.reshape(post[k].shape)) for k, v in logprior.items()}, coords={**sample, **{
             d: post[d].values for k in free_names for d in post[k].dims[2:]}}))
@@ -472,8 +593,8 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     import nutpie
     from pymc.sampling.mcmc import patch_nutpie_idata
 
-    if entry.nutpie is None:
-        entry.nutpie = nutpie.compile_pymc_model(entry.model)
+    if entry.nutpie is None:  # the free variables only: the deterministics are added afterwards
+        entry.nutpie = nutpie.compile_pymc_model(entry.model, var_names=[rv.name for rv in entry.model.free_RVs])
     model, compiled = entry.model, entry.nutpie
     used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
     compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
@@ -486,6 +607,7 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
                           save_warmup=False, progress_bar=progressbar, **nuts)
     patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
+    _add_deterministics(entry, idata)
     return idata
 
 
@@ -501,64 +623,25 @@ def _add_max_treedepth(idata: xr.DataTree, sampler: str, nuts: Mapping[str, Any]
     idata["sample_stats"] = xr.DataTree(stats.assign(reached_max_treedepth=stats["tree_depth"] >= int(cap)))
 
 
-@contextmanager
-def _blackjax_compatible(sampler: str) -> Iterator[None]:
-    """PyMC 6.4 drives blackjax with an API that blackjax 1.6 removed (``progress_bar`` passed to
-    ``window_adaptation``, ``blackjax.progress_bar.gen_scan_fn``): pymc-devs/pymc#8367, fix pending
-    in pymc-devs/pymc#8373. While sampling with blackjax >= 1.6, PyMC's inference loop is replaced
-    by the same loop written against the current API (no progress bar); otherwise nothing changes."""
-    if sampler != "blackjax":
-        yield
-        return
-    import blackjax
-    import pymc.sampling.jax as pymc_jax
+def _sample_jax(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
+                sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+    """numpyro or blackjax through :mod:`bayescale.inference.jax_sampling`: the JAX program (log
+    density of parameters and data, and the jitted sampler) is kept in ``entry``, so a refit to new
+    data of the same shape compiles nothing."""
+    from .jax_sampling import jax_program, sample_jax
 
-    if hasattr(blackjax.progress_bar, "gen_scan_fn"):  # the API PyMC was written against
-        yield
-        return
-    original = pymc_jax._blackjax_inference_loop
-    pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
-    try:
-        yield
-    finally:
-        pymc_jax._blackjax_inference_loop = original
-
-
-def _blackjax_inference_loop(seed: Any, init_position: Any, logp_fn: Any, draws: int, tune: int,
-                             target_accept: float, **adaptation_kwargs: Any) -> tuple[Any, dict[str, Any]]:
-    """``pymc.sampling.jax._blackjax_inference_loop`` for blackjax >= 1.6: window adaptation, then
-    ``draws`` NUTS (or HMC) steps with the tuned step size and mass matrix, with PyMC's statistics."""
-    import blackjax
-    import jax
-    from blackjax.adaptation.base import get_filter_adapt_info_fn
-
-    adaptation_kwargs.pop("progress_bar", None)
-    name = adaptation_kwargs.pop("algorithm", "nuts")
-    if name not in ("nuts", "hmc"):
-        raise ValueError(f"blackjax algorithm={name!r} is not supported; use 'nuts' or 'hmc'")
-    algorithm = getattr(blackjax, name)
-    adapt = blackjax.window_adaptation(algorithm=algorithm, logdensity_fn=logp_fn,
-                                       target_acceptance_rate=target_accept,
-                                       adaptation_info_fn=get_filter_adapt_info_fn(), **adaptation_kwargs)
-    (last_state, tuned), _ = adapt.run(seed, init_position, num_steps=tune)
-    # options of the kernel itself (max_num_doublings, num_integration_steps) hold after tuning too
-    own = set(inspect.signature(blackjax.window_adaptation).parameters)
-    kernel = algorithm(logp_fn, **{**{k: v for k, v in adaptation_kwargs.items() if k not in own}, **tuned}).step
-
-    def one_step(state: Any, key: Any) -> tuple[Any, tuple[Any, dict[str, Any]]]:
-        state, info = kernel(key, state)
-        stats = {
-            "diverging": info.is_divergent,
-            "energy": info.energy,
-            "tree_depth": info.num_trajectory_expansions,
-            "n_steps": info.num_integration_steps,
-            "acceptance_rate": info.acceptance_rate,
-            "lp": state.logdensity,
-        }
-        return state, (state.position, stats)
-
-    _, (samples, stats) = jax.lax.scan(one_step, last_state, jax.random.split(seed, draws))
-    return samples, stats
+    other = sorted(set(sample_kwargs) - {"nuts"})
+    if other:
+        raise TypeError(
+            f"sampler={sampler!r} takes its options in nuts={{...}} (target_accept, chain_method, ...); "
+            f"unexpected keyword argument(s): {', '.join(other)}"
+        )
+    if entry.jax is None:
+        entry.jax = jax_program(entry.model)
+    idata = sample_jax(entry.jax, entry.model, lambda ds: _expand(entry, ds), sampler=sampler, draws=draws,
+                       tune=tune, chains=chains, seed=seed, nuts=sample_kwargs["nuts"])
+    _add_max_treedepth(idata, sampler, sample_kwargs["nuts"])
+    return idata
 
 
 def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) -> dict[str, Any]:
