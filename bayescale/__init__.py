@@ -27,6 +27,7 @@ from .analysis import (
 from .inference import (
     Diagnosis,
     Fit,
+    MemoryUseWarning,
     SamplerWarning,
     diagnose,
     fit,
@@ -54,6 +55,7 @@ __all__ = [
     "Parameter",
     "Prior",
     "RunTable",
+    "MemoryUseWarning",
     "SamplerWarning",
     "analysis",
     "average",

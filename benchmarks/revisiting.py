@@ -21,8 +21,8 @@ Scores per curve (``bayescale.analysis.scoring``), averaged over the curves of a
 * MSCE, ``mean over c in {.5,.6,.7,.8,.9,.95,.99} of (coverage_c - c)**2`` with central
   (equal-tailed) intervals of the predictive draws;
 * seconds per curve: wall time of the three fits, the comparison and the scoring, after each law's
-  model was compiled once (that one-off compile is timed and reported apart); with the part spent
-  in ``pymc.compute_log_likelihood`` inside ``bs.fit`` (timed by wrapping it; behaviour unchanged);
+  model was compiled once (that one-off compile is timed and reported apart), with the part spent
+  in the sampler itself (the posterior's ``sampling_time``);
 * divergences and R-hat/ESS problems counted per law.
 
 Results are printed and written to ``benchmarks/results/revisiting.md`` beside the published
@@ -130,8 +130,8 @@ NOTES = [
     "common, and the broken power law (6 parameters on 10 - 70 smooth points, a break the data often do not "
     "place) mixes poorly; its scores move slightly between runs with the same seeds.",
     "- Time goes mostly to sampling M4 (about 100 microseconds per gradient on a 70-point IC curve against "
-    "about 10 for M2: the unrolled Newton solve) and to `pymc.compute_log_likelihood`, which `bs.fit` "
-    "recompiles on every fit.",
+    "about 10 for M2: the unrolled Newton solve); the log-likelihood and the deterministics are computed "
+    "for all draws at once by functions compiled once per law (`bayescale.inference.sampling`).",
 ]
 
 

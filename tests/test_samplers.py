@@ -389,3 +389,19 @@ def test_per_run_log_likelihood_in_a_fit_and_in_compare():
         iid = bs.fit(curve_runs(), "chinchilla", noise="iid", log_likelihood="run", **kw)
     with pytest.raises(bs.analysis.checks.PredictiveCheckError, match="LOO-PIT needs one log-likelihood term"):
         bs.analysis.loo_pit(iid)
+
+
+@pytest.mark.slow
+def test_a_pointwise_log_likelihood_of_gigabytes_is_announced(monkeypatch):
+    """Before sampling, bs.fit says how much memory the pointwise log-likelihood will take and what to
+    pass instead; log_likelihood='run' and False are quiet."""
+    monkeypatch.setattr(sampling, "POINTWISE_WARN_BYTES", 1000.0)  # 24 checkpoints x 40 draws x 8 B = 7.7 kB
+    kw = dict(draws=20, tune=20, chains=2, random_seed=1, progressbar=False)
+    with pytest.warns(bs.MemoryUseWarning, match=r"40 draws x 24 checkpoints will take 0\.0 GB .* "
+                                                 r"log_likelihood='run' \(one term per run: 0 MB"):
+        bs.fit(curve_runs(), "chinchilla", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.MemoryUseWarning)
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        bs.fit(curve_runs(), "chinchilla", log_likelihood="run", **kw)
+        bs.fit(curve_runs(), "chinchilla", log_likelihood=False, **kw)

@@ -3,7 +3,7 @@
 from .diagnostics import Diagnosis, diagnose
 from .many import FitFailure, FitManyError, FitManyResult, WorkerLawError, default_executor, fit_many
 from .model import LIKELIHOODS, build_model, pivots, resolve_priors
-from .result import Fit, FitFileError, LawChangedWarning, SamplerWarning, load_fit
+from .result import Fit, FitFileError, LawChangedWarning, MemoryUseWarning, SamplerWarning, load_fit
 from .sampling import fit, sample_prior_predictive
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FitManyResult",
     "FitFileError",
     "LawChangedWarning",
+    "MemoryUseWarning",
     "SamplerWarning",
     "WorkerLawError",
     "build_model",

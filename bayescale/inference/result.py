@@ -24,6 +24,10 @@ class SamplerWarning(UserWarning):
     """Divergences, R-hat above 1.01 or low effective sample size: the posterior may be wrong."""
 
 
+class MemoryUseWarning(UserWarning):
+    """A result that will take gigabytes of memory (the pointwise log-likelihood of a big curve fit)."""
+
+
 class LawChangedWarning(UserWarning):
     """A saved fit whose law's source differs from the law registered now."""
 

@@ -38,7 +38,7 @@ from .model import (
     pivots,
     resolve_priors,
 )
-from .result import Fit, SamplerWarning, make_attrs
+from .result import Fit, MemoryUseWarning, SamplerWarning, make_attrs
 
 __all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed", "SAMPLERS", "available_samplers",
            "default_sampler"]
@@ -197,8 +197,9 @@ def fit(
         else numpyro, else PyMC's own). nutpie (``pip install "bayescale[fast]"``) compiles the model
         once per law, priors and noise model and refits it to new data without recompiling.
         numpyro and blackjax (``pip install "bayescale[jax]"``, or ``"bayescale[gpu]"``) run on
-        JAX, on a GPU when JAX sees one (``docs/gpu.md``); they re-trace and re-compile the model
-        for every fit (a few seconds). All get a dense (or low-rank) mass matrix and
+        JAX, on a GPU when JAX sees one (``docs/gpu.md``); they too compile once per structure
+        and data shape (the data are an argument of the jitted sampler). All get a dense (or
+        low-rank) mass matrix and
         ``target_accept=0.9``; sampler options go in ``nuts={...}`` (for numpyro e.g.
         ``nuts={"chain_method": "vectorized"}``). Recorded in ``fit.provenance["sampler"]``.
         ``nuts_sampler=`` is accepted as an alias.
@@ -265,6 +266,7 @@ def fit(
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
     data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)
     seed = new_seed() if random_seed is None else int(random_seed)
+    _warn_pointwise_size(ll_kind, data, chains * draws)
     sample_kwargs = _sampler_defaults(sample_kwargs, name, chains=chains)
     structure = (law, resolved, likelihood, noise, run_effects, parameterization)
     entry = _cached(structure, data)
@@ -332,8 +334,10 @@ def fit(
 
 @dataclass(eq=False)
 class _Compiled:
-    """A model built for one structure, with what has been compiled from it: the nutpie model and
-    the log-likelihood function (both read the model's ``pm.Data``, so new data need no recompile).
+    """A model built for one structure, with what has been compiled from it: the nutpie model, the
+    JAX program (log density and jitted samplers), the log-likelihood function and the functions
+    that give the deterministics (all read the model's ``pm.Data`` or take the data as an
+    argument, so new data need no recompile).
 
     ``data`` is what the model holds now; ``lock`` keeps two threads from fitting it at once."""
 
@@ -521,6 +525,23 @@ def _log_likelihood_kind(log_likelihood: bool | str | None) -> str | None:
             "observation), 'run' (each run's checkpoints summed: leave-one-run-out LOO, and "
             "draws x runs instead of draws x checkpoints in memory) or False (none)"
         ) from None
+
+
+#: Above this size (bytes) of the pointwise log-likelihood, :func:`fit` says so before sampling.
+POINTWISE_WARN_BYTES = 1e9
+
+
+def _warn_pointwise_size(kind: str | None, data: ModelData, n_draws: int) -> None:
+    n_obs = len(data.values["log_loss_obs"])
+    size = 8.0 * n_draws * n_obs
+    if kind != "pointwise" or size <= POINTWISE_WARN_BYTES:
+        return
+    per_run = (f"log_likelihood='run' (one term per run: {8.0 * n_draws * data.n_runs / 1e6:,.0f} MB, and "
+               "leave-one-run-out LOO) or " if data.obs_dim == "checkpoint" else "")
+    warnings.warn(
+        f"the pointwise log-likelihood of {n_draws:,} draws x {n_obs:,} {data.obs_dim}s will take "
+        f"{size / 1e9:.1f} GB of memory (twice that while it is computed and saved); pass {per_run}"
+        "log_likelihood=False to store less", MemoryUseWarning, stacklevel=3)
 
 
 def _per_run_sum(run_idx: np.ndarray, n_runs: int) -> Any:
