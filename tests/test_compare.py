@@ -60,6 +60,19 @@ def test_compare_names_runs_with_high_pareto_k(two_fits):
     assert cmp.high_k()["wild"] == [5] and cmp.table.loc["wild", "n_high_k"] == 1
 
 
+def test_high_k_names_runs_by_their_string_ids(two_fits):
+    """Run ids from a text column (pandas string dtype: an object array of str) are named as they are."""
+    good, _ = two_fits
+    df = good.runs.to_dataframe().assign(name=[f"run-{i}" for i in range(len(good.runs))])
+    named = bs.RunTable.from_dataframe(df, run="name")
+    wild = chinchilla_like(2, sigma=0.002)
+    wild = with_loglik(dataclasses.replace(wild, runs=named), outlier=5)
+    good = dataclasses.replace(good, runs=named)
+    with pytest.warns(bs.analysis.ParetoKWarning, match=r"\(run-5\)"):
+        cmp = bs.compare({"good": good, "wild": wild})
+    assert cmp.high_k()["wild"] == ["run-5"] and type(cmp.high_k()["wild"][0]) is str
+
+
 def test_compare_refuses_what_it_cannot_compare(two_fits, chinchilla_fake_fit):
     good, bad = two_fits
     with pytest.raises(bs.analysis.CompareError, match="at least two fits, got 1"):

@@ -94,7 +94,8 @@ class Comparison:
             if len(ids) != k.size:  # a curve fit: one k per checkpoint, or per run (log_likelihood='run')
                 per_run = ll.dims[-1] == "run" and "run" in ll.coords
                 ids = np.asarray(ll["run"].values) if per_run else np.arange(k.size)
-            out[name] = [ids[i].item() for i in np.flatnonzero(~(k <= self.k_threshold(name)))]
+            ids = ids.tolist()  # plain Python values, whatever the array's dtype (pandas strings are objects)
+            out[name] = [ids[i] for i in np.flatnonzero(~(k <= self.k_threshold(name)))]
         return out
 
     def averaged(self, *, random_seed: int = 0) -> AveragedFit:
