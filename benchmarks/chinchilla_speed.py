@@ -129,14 +129,14 @@ def our_fit(runs: bs.RunTable, label: str, **kwargs) -> tuple[bs.Fit, dict]:
     return fit, row
 
 
-def cold_process() -> list[dict]:
+def cold_process(second: bool = True) -> list[dict]:
     """A fresh Python process that imports bayescale and fits, timed from outside: first with empty
     PyTensor and Numba caches (a first session), then again with the caches the first one filled
     (any later session: a new process, nothing compiled in memory)."""
     rows = []
     with tempfile.TemporaryDirectory() as pt_dir, tempfile.TemporaryDirectory() as nb_dir:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={pt_dir}", "NUMBA_CACHE_DIR": nb_dir}
-        for label in ("empty caches", "on-disk caches filled by the first"):
+        for label in ("empty caches", "on-disk caches filled by the first")[:2 if second else 1]:
             t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", COLD], env=env, capture_output=True, text=True,
                                  check=True, cwd=ROOT)
@@ -161,7 +161,20 @@ def main() -> None:
                     help="other samplers to time on the same fit (comma-separated; '' for none)")
     ap.add_argument("--skip-variants", action="store_true", help="skip the no-pivot / diagonal-mass variants")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of a warm bs.fit")
+    ap.add_argument("--cold-only", type=int, default=0, metavar="K",
+                    help="only time the empty-cache cold process, K times, print the times (writes nothing)")
     args = ap.parse_args()
+    if args.cold_only:
+        times = []
+        for k in range(args.cold_only):
+            before = load()
+            (row,) = cold_process(second=False)
+            times.append(row["wall_s"])
+            print(f"cold process {k + 1}/{args.cold_only}: {row['wall_s']:.2f} s ({row['warnings']}; load before "
+                  f"{before})", flush=True)
+        print(f"cold process over {len(times)} runs: median {np.median(times):.2f} s, min {min(times):.2f}, "
+              f"max {max(times):.2f}; {sum(t < 15 for t in times)} of {len(times)} under 15 s")
+        return
 
     runs = bs.datasets.load("chinchilla_epoch2024", RAW).drop_highest_loss(5)
     load_start = load()

@@ -389,6 +389,10 @@ def main() -> None:
     ap.add_argument("--noise", choices=["ar1", "iid"], default="ar1",
                     help="residuals along each curve: AR(1) with a curve offset (default) or independent")
     ap.add_argument("--default-priors", action="store_true", help="the laws' default priors instead of PRIORS")
+    ap.add_argument("--seed", type=int, default=SEED, help=f"base seed (default {SEED}): curve i uses seed + 1000 i")
+    ap.add_argument("--domains", default=None,
+                    help="comma-separated domains to run (IC, NMT, LM, BB; default all), e.g. to rerun a group "
+                         "with other seeds")
     ap.add_argument("--csv", type=Path, default=None, help="also write the per-curve scores to this CSV")
     ap.add_argument("--out", type=Path, default=None,
                     help=f"Markdown output (default {OUT.relative_to(ROOT)}; --quick writes nothing unless given)")
@@ -397,18 +401,20 @@ def main() -> None:
     curves, notes = load_curves()
     for n in notes:
         print(n)
+    if args.domains:
+        curves = [c for c in curves if c.domain in args.domains.split(",")]
     if args.quick:
         curves = quick_subset(curves, {"IC": 6, "NMT": 2, "LM": 2, "BB": 2})
     compile_s = warm_up(curves[0], args)
     t0 = time.perf_counter()
-    run_curve(curves[0], args, SEED - 1)  # first calls of scoring, LOO, etc.: not billed either
+    run_curve(curves[0], args, args.seed - 1)  # first calls of scoring, LOO, etc.: not billed either
     compile_s["first full curve (untimed)"] = time.perf_counter() - t0
     print(f"first full curve (untimed warm-up): {compile_s['first full curve (untimed)']:.1f} s", flush=True)
 
     rows = []
     t_all = time.perf_counter()
     for i, curve in enumerate(curves):
-        out = run_curve(curve, args, SEED + 1000 * i)
+        out = run_curve(curve, args, args.seed + 1000 * i)
         rows += out
         by = {r["method"]: r for r in out}
         print(f"[{i + 1}/{len(curves)}] {curve.label}: {out[0]['seconds']:.1f} s  "
@@ -469,7 +475,7 @@ def main() -> None:
         "Protocol: per curve (Domain, Task, Model), fit on `Training == 1`, predict `Training == 0`. "
         f"Laws {', '.join(LAWS)} with `bs.fit` (x = Seen Examples as D, normal likelihood on log loss, "
         f"noise={args.noise!r}), "
-        f"nutpie, {args.chains} chains x {args.draws} draws after {args.tune} tune, seeds {SEED} + 1000 x curve "
+        f"nutpie, {args.chains} chains x {args.draws} draws after {args.tune} tune, seeds {args.seed} + 1000 x curve "
         "index + law index; the stacked average mixes the three laws' predictive draws and densities with "
         "stacking weights from PSIS-LOO on the training points (`bs.analysis.compare`).",
         "Scores (mean over curves): RMSLE of the predictive median (new-observation predictive); LL = mean log "
