@@ -44,13 +44,16 @@ class JaxProgram:
 
     ``logp(values, data)`` takes the unconstrained values (a list, in ``value_names`` order) and
     the data arrays (``data_vars`` order); ``runners`` holds one jitted sampler per sampler and
-    settings; ``initial_point`` the model's initial-point function (jittered, transformed)."""
+    settings; ``initial_point`` the model's initial-point function (jittered, transformed), kept
+    because PyMC's own (``_init_jitter``) compiles it anew on every call; ``jitted_logp`` checks
+    the initial points."""
 
     logp: Callable[[list, list], Any]
     value_names: list[str]
     data_vars: list[Any]
     initial_point: Callable[[int], dict[str, np.ndarray]]
     runners: dict[tuple, Callable] = field(default_factory=dict)
+    jitted_logp: Callable | None = None
 
     def data(self) -> list[np.ndarray]:
         """The data the model holds now (``pm.set_data`` changed them), as arrays."""
@@ -59,31 +62,23 @@ class JaxProgram:
 
 def jax_program(model: pm.Model) -> JaxProgram:
     """Turn ``model``'s log density into a JAX function of its value variables and its data."""
-    import pymc.sampling.jax  # noqa: F401 - registers PyMC's JAX conversions (Assert) and XLA's CPU devices
-    from pytensor.compile.mode import JAX
+    from pymc.sampling.jax import get_jaxified_graph  # also registers PyMC's JAX conversions (Assert)
     from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph.fg import FunctionGraph
     from pytensor.graph.replace import clone_replace
     from pytensor.graph.traversal import graph_inputs
-    from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.random.type import RandomType
 
     logp = model.logp()
     shared = [v for v in graph_inputs([logp]) if isinstance(v, SharedVariable)]
     if any(isinstance(v.type, RandomType) for v in shared):
         raise ValueError("the model's log density reads a random generator; it cannot be sampled on JAX")
-    inputs = {v: v.type() for v in shared}
-    for v, x in inputs.items():
-        x.name = v.name
+    inputs = {v: v.type(name=v.name) for v in shared}  # the data, as inputs instead of constants
     (graph,) = clone_replace([logp], replace=inputs)
     values = list(model.value_vars)
-    fgraph = FunctionGraph(inputs=[*values, *inputs.values()], outputs=[graph], clone=True)
-    JAX.optimizer.rewrite(fgraph)
-    fn = jax_funcify(fgraph)
-    n_values = len(values)
+    fn = get_jaxified_graph(inputs=[*values, *inputs.values()], outputs=[graph])
 
     def logp_fn(vals: list, data: list) -> Any:
-        return fn(*vals[:n_values], *data)[0]
+        return fn(*vals, *data)[0]
 
     ipfn = pm.initial_point.make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs),
                                                   return_transformed=True)
@@ -141,7 +136,7 @@ def _freeze(x: Any) -> Any:
     return x
 
 
-def _numpyro_chain(logp: Callable, n_values: int, tune: int, draws: int, target_accept: float,
+def _numpyro_chain(logp: Callable, tune: int, draws: int, target_accept: float,
                    options: Mapping[str, Any]) -> Callable:
     """One numpyro NUTS chain (warm-up then draws) as a function of (key, initial values, data)."""
     import jax
@@ -207,7 +202,7 @@ def _blackjax_inference_loop(seed: Any, init_position: Any, logp_fn: Any, draws:
     return samples, stats
 
 
-def _blackjax_chain(logp: Callable, n_values: int, tune: int, draws: int, target_accept: float,
+def _blackjax_chain(logp: Callable, tune: int, draws: int, target_accept: float,
                     options: Mapping[str, Any]) -> Callable:
     """One blackjax chain (window adaptation, then NUTS) as a function of (key, initial values, data)."""
     def chain(key: Any, init: list, data: list) -> tuple[list, dict[str, Any]]:
@@ -226,7 +221,7 @@ def _runner(program: JaxProgram, sampler: str, *, tune: int, draws: int, chains:
     key = (sampler, tune, draws, chains, target_accept, chain_method, _freeze(options))
     if key not in program.runners:
         make = _numpyro_chain if sampler == "numpyro" else _blackjax_chain
-        chain = make(program.logp, len(program.value_names), tune, draws, target_accept, options)
+        chain = make(program.logp, tune, draws, target_accept, options)
         if chain_method == "parallel":
             program.runners[key] = jax.pmap(chain, in_axes=(0, 0, None))
         else:
@@ -265,8 +260,9 @@ def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Datase
     jax.config.update("jax_enable_x64", True)
     target_accept, chain_method, options = _options(sampler, nuts)
     chain_method = _chain_method(chain_method, chains)
-    jitted_logp = program.runners.setdefault(("logp",), jax.jit(program.logp))
-    init = _initial_points(program, chains, seed, jitted_logp)
+    if program.jitted_logp is None:  # to check the initial points
+        program.jitted_logp = jax.jit(program.logp)
+    init = _initial_points(program, chains, seed, program.jitted_logp)
     run = _runner(program, sampler, tune=tune, draws=draws, chains=chains, target_accept=target_accept,
                   chain_method=chain_method, options=options)
     keys = jax.random.split(jax.random.PRNGKey(seed), chains)

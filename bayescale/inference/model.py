@@ -191,7 +191,7 @@ def model_data(
     noise: str = "iid",
     run_effects: Sequence[str] = (),
 ) -> ModelData:
-    """The ``pm.Data`` values for ``runs``: inputs over their pivots (and their logs), log loss, and
+    """The ``pm.Data`` values for ``runs``: inputs over their pivots, log loss, and
     for curves the run index, where each checkpoint's run starts and the log-axis gap to the
     checkpoint before it in its run (rows grouped by run)."""
     if not is_curve_table(runs):
@@ -225,9 +225,6 @@ def model_data(
 
 def _input_values(runs: RunTable, law: Law, pivot: Mapping[str, float], order: np.ndarray) -> dict[str, np.ndarray]:
     values = {f"x_{inp}": (runs.column(inp) / pivot[inp])[order] for inp in law.inputs}
-    for inp in law.inputs:  # logs of positive inputs, for powers (see _powers_on_log_inputs)
-        if np.all(values[f"x_{inp}"] > 0):
-            values[f"log_x_{inp}"] = np.log(values[f"x_{inp}"])
     values.update({f"log_pivot_{inp}": np.asarray(np.log(pivot[inp])) for inp in law.inputs})
     values["log_loss_obs"] = np.log(runs.loss)[order]
     return values
@@ -353,9 +350,7 @@ def _build(law: Law, priors: Mapping[str, Prior], likelihood: str, noise: str,
         if run_effects:
             per_run = _run_effects(law, priors, run_effects, at_pivot, log_pivot, parameterization)
             per_row.update({k: val[run_idx] for k, val in per_run.items()})
-        log_x = {inp: pm.Data(f"log_x_{inp}", v[f"log_x_{inp}"], dims=obs_dim)
-                 for inp in law.inputs if f"log_x_{inp}" in v}
-        mu = pm.math.log(_powers_on_log_inputs(law(**x, **per_row), x, log_x))
+        mu = pm.math.log(law(**x, **per_row))
 
         noise_rv = {k: _rv(k, priors[k]) for k in LIKELIHOODS[likelihood]}
         sd: Any = noise_rv["sigma"]
@@ -369,26 +364,6 @@ def _build(law: Law, priors: Mapping[str, Prior], likelihood: str, noise: str,
         else:
             pm.StudentT("log_loss", nu=noise_rv["nu"], mu=mu, sigma=sd, observed=y, dims=obs_dim)
     return model
-
-
-def _powers_on_log_inputs(out: Any, x: Mapping[str, Any], log_x: Mapping[str, Any]) -> Any:
-    """``out`` with every power of an input, ``x ** p``, written ``exp(p * log x)`` with ``log x``
-    given as data: the same number (to rounding), without a logarithm per row and per gradient
-    evaluation. Laws are powers of their inputs, so on big curve tables this is much of the cost
-    of each gradient. Inputs without a ``log_x`` (not all positive) are left as they are."""
-    from pytensor.graph.replace import graph_replace
-    from pytensor.graph.traversal import applys_between
-    from pytensor.scalar import Pow
-    from pytensor.tensor.elemwise import Elemwise
-
-    bases = {x[k]: log_x[k] for k in log_x}
-    replace = {}
-    for node in applys_between(list(bases), [out]):
-        if isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Pow) and node.inputs[0] in bases:
-            replace[node.outputs[0]] = pt.exp(node.inputs[1] * bases[node.inputs[0]])
-    # graph_replace rebuilds only the nodes between the powers and ``out``: the model's random
-    # variables upstream stay the same variables
-    return graph_replace(out, replace=replace, strict=False) if replace else out
 
 
 def run_affected(law: Law, run_effects: Sequence[str]) -> tuple[str, ...]:

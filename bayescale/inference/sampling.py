@@ -214,8 +214,8 @@ def fit(
         log prior density of each free variable (group ``log_prior``, for prior sensitivity).
         ``"run"`` stores each run's log-likelihood summed over its checkpoints instead (dim
         ``run``; for curve fits: leave-one-run-out LOO in :func:`bayescale.compare`, and
-        chains x draws x runs in memory instead of chains x draws x checkpoints, which for 200
-        curves of 500 checkpoints is 25 MB instead of 3.2 GB). ``False`` skips both groups.
+        chains x draws x runs in memory instead of chains x draws x checkpoints: for 4000 draws of
+        200 curves of 500 checkpoints, 6.4 MB instead of 3.2 GB). ``False`` skips both groups.
     **sample_kwargs
         Passed to the sampler (``target_accept``, ``nuts``, ``cores``, ``init`` for PyMC...).
 
@@ -409,20 +409,29 @@ def _batched_function(inputs: Sequence[Any], outputs: Sequence[Any]) -> tuple[An
 
 
 def _over_draws(fn: Any, vectorised: bool, flat: Mapping[str, np.ndarray], names: Sequence[str], n: int,
-                out: Sequence[np.ndarray], chunk: int, reduce: Sequence[Any] | None = None) -> None:
-    """Fill ``out[j][i]`` with output ``j`` of ``fn`` at draw ``i`` of ``flat`` (draws first), ``chunk``
-    draws per call when ``fn`` is batched; ``reduce[j]``, where given, is applied to output ``j`` of
-    each call first (draws stay on the first axis), so its full size is never held."""
-    keep = list(reduce) if reduce is not None else [None] * len(out)
+                chunk: int, reduce: Sequence[Any] | None = None) -> list[np.ndarray]:
+    """Each output of ``fn`` at every draw of ``flat`` (draws first), stacked along a leading draw
+    axis; ``chunk`` draws per call when ``fn`` is batched. ``reduce[j]``, where given, is applied to
+    output ``j`` of each call first (draws stay on the first axis), so its full size is never held.
+    The output arrays are allocated from the first call's shapes (some depend on the data)."""
+    out: list[np.ndarray] = []
+
+    def store(part: slice, results: Sequence[Any]) -> None:
+        results = [np.asarray(r) if f is None else f(np.asarray(r))
+                   for r, f in zip(results, reduce or [None] * len(results), strict=True)]
+        if not out:
+            out.extend(np.empty((n, *r.shape[1:])) for r in results)
+        for o, r in zip(out, results, strict=True):
+            o[part] = r
+
     if vectorised:
         for start in range(0, n, chunk):
             part = slice(start, start + chunk)
-            for o, r, f in zip(out, fn(*(flat[k][part] for k in names)), keep, strict=True):
-                o[part] = r if f is None else f(r)
+            store(part, fn(*(flat[k][part] for k in names)))
     else:
         for i in range(n):
-            for o, r, f in zip(out, fn({k: v[i] for k, v in flat.items()}), keep, strict=True):
-                o[i] = r if f is None else f(np.asarray(r)[None])[0]
+            store(slice(i, i + 1), [np.asarray(r)[None] for r in fn({k: v[i] for k, v in flat.items()})])
+    return out
 
 
 def _flat_draws(post: xr.Dataset, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -473,14 +482,10 @@ def _evaluate_posterior(function: tuple, model: pm.Model, post: xr.Dataset) -> x
     model's dims and coords."""
     fn, vectorised, in_names, out_names = function
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    n = n_chain * n_draw
-    flat = _flat_draws(post, in_names)
-    probe = {k: v[:1] for k, v in flat.items()}  # output shapes from one draw (some are data-dependent)
-    one = fn(*probe.values()) if vectorised else fn({k: v[0] for k, v in probe.items()})
-    shapes = [np.shape(o)[1:] if vectorised else np.shape(o) for o in one]
-    out = [np.empty((n, *s)) for s in shapes]
-    per_draw = max(1, max((int(np.prod(s)) for s in shapes), default=1))
-    _over_draws(fn, vectorised, flat, in_names, n, out, max(1, _LOGLIK_CHUNK // per_draw))
+    # the outputs are per-run at most; the model's longest dim bounds the values per draw
+    per_draw = max((len(v) for v in model.coords.values()), default=1)
+    out = _over_draws(fn, vectorised, _flat_draws(post, in_names), in_names, n_chain * n_draw,
+                      max(1, _LOGLIK_CHUNK // max(per_draw, 1)))
     dims = dict(model.named_vars_to_dims)
     coords = {d: np.asarray(model.coords[d]) for k in out_names for d in dims.get(k, ())}
     for k, o in zip(out_names, out, strict=True):
@@ -495,7 +500,7 @@ def _evaluate_posterior(function: tuple, model: pm.Model, post: xr.Dataset) -> x
 def _add_deterministics(entry: _Compiled, idata: xr.DataTree) -> None:
     """Add the model's deterministics to a posterior that holds only its free variables (nutpie is
     compiled for those alone: numba then compiles the log density, not also the deterministics,
-    which halves the compile time of a new model)."""
+    which saved 1-2 s of a new model's 15-20 s on the Epoch fit, ``benchmarks/results/cold_start.md``)."""
     if entry.deterministics is None:
         entry.deterministics = _posterior_function(entry.model, from_values=False)
     if not entry.deterministics[3]:
@@ -545,12 +550,12 @@ def _warn_pointwise_size(kind: str | None, data: ModelData, n_draws: int) -> Non
 
 
 def _per_run_sum(run_idx: np.ndarray, n_runs: int) -> Any:
-    """Sum the last axis of a (draws, observations) block over each run's observations."""
-    order = np.argsort(run_idx, kind="stable")
-    starts = np.searchsorted(run_idx[order], np.arange(n_runs))
-    if np.any(np.diff(np.r_[starts, len(run_idx)]) == 0):
-        raise ValueError("every run needs at least one observation for a per-run log-likelihood")
-    return lambda block: np.add.reduceat(block[:, order], starts, axis=1)
+    """Sum the last axis of a (draws, observations) block over each run's observations, which
+    :func:`bayescale.inference.model.model_data` stores grouped by run, runs in order."""
+    starts = np.flatnonzero(np.r_[True, run_idx[1:] != run_idx[:-1]])
+    if len(starts) != n_runs or not np.array_equal(run_idx[starts], np.arange(n_runs)):
+        raise ValueError("a per-run log-likelihood needs the rows grouped by run, runs in order (model_data's layout)")
+    return lambda block: np.add.reduceat(block, starts, axis=1)
 
 
 def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, kind: str = "pointwise") -> None:
@@ -583,10 +588,9 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, k
         dim, n_out = "run", n_runs
     else:
         n_out = n_obs
-    loglik = np.empty((n, n_out))
-    logprior = {k: np.empty((n, *post[k].shape[2:])) for k in free_names}
-    _over_draws(fn, vectorised, _flat_draws(post, names), names, n, [loglik, *logprior.values()],
-                max(1, _LOGLIK_CHUNK // max(n_obs, 1)), reduce)
+    loglik, *priors = _over_draws(fn, vectorised, _flat_draws(post, names), names, n,
+                                  max(1, _LOGLIK_CHUNK // max(n_obs, 1)), reduce)
+    logprior = dict(zip(free_names, priors, strict=True))
     sample = {"chain": post["chain"].values, "draw": post["draw"].values}
     idata["log_likelihood"] = xr.DataTree(xr.Dataset(
         {obs_name: (("chain", "draw", dim), loglik.reshape(n_chain, n_draw, n_out))},
