@@ -14,7 +14,7 @@ import xarray as xr
 matplotlib.use("Agg")
 
 import bayescale as bs  # noqa: E402
-from bayescale.inference.result import Fit, make_attrs  # noqa: E402
+from bayescale.results.fit import Fit, make_attrs  # noqa: E402
 
 SHARED = Path(os.environ.get("BAYESCALE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 EPOCH_RAW = SHARED / "raw" / "epoch_chinchilla_svg_extracted_data.csv"

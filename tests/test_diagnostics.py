@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import bayescale as bs
-from bayescale.inference.diagnostics import BFMI_MIN, diagnose_idata
+from bayescale.results.diagnostics import BFMI_MIN, diagnose_idata
 
 CHAINS, DRAWS = 4, 500
 

@@ -7,7 +7,7 @@ import xarray as xr
 
 import bayescale as bs
 from bayescale.analysis import PredictionInputError, forecast_draws
-from bayescale.inference.result import Fit, make_attrs
+from bayescale.results.fit import Fit, make_attrs
 
 LAW = bs.get_law("kaplan_steps")
 P = {"Nc": 6.5e13, "Sc": 2.1e3, "aN": 0.076, "aS": 0.76}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "bayescale"
-ORDER = ["laws", "runs", "inference", "analysis", "plots"]
-NO_PYMC = {"laws", "runs", "analysis", "plots"}
+ORDER = ["laws", "runs", "results", "inference", "analysis", "plots"]
+NO_PYMC = {"laws", "runs", "results", "analysis", "plots"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -45,4 +45,4 @@ def test_layer_imports_point_one_way(layer):
 
 def test_walker_sees_relative_imports():
     mods = imported_modules(PKG / "plots" / "fits.py")
-    assert "bayescale.analysis" in mods and "bayescale.inference.result" in mods
+    assert "bayescale.analysis" in mods and "bayescale.results" in mods

@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import stats
 from scipy.special import logsumexp
 
-from ..inference.result import Fit
+from ..results import Fit
 from .compare import PARETO_K_MAX, ParetoKWarning
 from .predict import SAMPLE_DIMS, _law_draws, interval
 

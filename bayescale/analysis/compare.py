@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..inference.result import Fit
+from ..results import Fit
 
 __all__ = ["compare", "Comparison", "AveragedFit", "average", "CompareError", "ParetoKWarning"]
 

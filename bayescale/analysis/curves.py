@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..inference.result import Fit
+from ..results import Fit
 from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
 from .scoring import draw_mixture_log_density
 

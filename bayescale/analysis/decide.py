@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..inference.result import Fit
+from ..results import Fit
 from .compare import AveragedFit, Comparison, mix_draws
 from .predict import (
     SAMPLE_DIMS,

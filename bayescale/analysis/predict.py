@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..inference.result import Fit
+from ..results import Fit
 from ..runs import RunTable
 from ..runs.table import MissingColumnError
 from .compare import AveragedFit, Comparison, mix_draws

@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import gammaln, logsumexp
 
-from ..inference.result import Fit
+from ..results import Fit
 from .predict import SAMPLE_DIMS, ArrayLike, _rng, prediction_inputs
 
 __all__ = [

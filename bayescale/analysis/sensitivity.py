@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats import psense
 
-from ..inference.result import Fit
+from ..results import Fit
 from ..laws import Law, get_law
 from ..runs import RunTable
 from ..runs.design import design_problems

@@ -1,9 +1,8 @@
 """How laws are fitted: the only layer that builds PyMC models or samples."""
 
-from .diagnostics import Diagnosis, diagnose
 from .many import FitFailure, FitManyError, FitManyResult, WorkerLawError, default_executor, fit_many
 from .model import LIKELIHOODS, build_model, pivots, resolve_priors
-from .result import Fit, FitFileError, LawChangedWarning, MemoryUseWarning, SamplerWarning, load_fit
+from ..results import Diagnosis, Fit, FitFileError, LawChangedWarning, MemoryUseWarning, SamplerWarning, diagnose, load_fit
 from .sampling import fit, sample_prior_predictive
 
 __all__ = [

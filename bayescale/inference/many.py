@@ -36,7 +36,7 @@ import pandas as pd
 from ..laws import Law, LawError, Prior, get_law
 from ..runs import RunTable
 from ..runs.design import IdentifiabilityWarning
-from .result import Fit, SamplerWarning
+from ..results import Fit, SamplerWarning
 
 __all__ = [
     "SERIAL",

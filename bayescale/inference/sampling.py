@@ -27,7 +27,6 @@ from ..laws import Law, get_law
 from ..laws.cards import card_priors
 from ..runs import RunTable
 from ..runs.design import IdentifiabilityWarning, design_problems
-from .diagnostics import diagnose
 from .model import (
     ModelData,
     _build,
@@ -38,7 +37,7 @@ from .model import (
     pivots,
     resolve_priors,
 )
-from .result import Fit, MemoryUseWarning, SamplerWarning, make_attrs
+from ..results import Fit, MemoryUseWarning, SamplerWarning, diagnose, make_attrs
 
 __all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed", "SAMPLERS", "available_samplers",
            "default_sampler"]

@@ -22,7 +22,7 @@ from ..analysis.checks import (
 )
 from ..analysis.predict import posterior_predictive
 from ..inference import sample_prior_predictive
-from ..inference.result import Fit
+from ..results import Fit
 
 __all__ = ["plot_ppc", "plot_prior_predictive", "plot_residuals", "plot_loo_pit"]
 

@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..analysis import forecast_draws, interval, run_offset_draws, run_params
-from ..inference.result import Fit
+from ..results import Fit
 from .fits import _loss_axis
 
 __all__ = ["plot_curves"]

@@ -12,7 +12,7 @@ from matplotlib.transforms import blended_transform_factory
 from ..analysis.compare import AveragedFit, Comparison
 from ..analysis.decide import compute_optimal
 from ..analysis.predict import SAMPLE_DIMS, _as_fit, loss_draws
-from ..inference.result import Fit
+from ..results import Fit
 
 __all__ = ["plot_isoflop"]
 

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 
 from ..analysis import interval, loss_draws
-from ..inference.result import Fit
+from ..results import Fit
 
 __all__ = ["plot_fit", "plot_extrapolation"]
 

@@ -19,7 +19,7 @@ from ..analysis.sensitivity import (
     PriorSensitivity,
     _param_draws,
 )
-from ..inference.result import Fit
+from ..results import Fit
 
 __all__ = ["plot_prior_sensitivity", "plot_pair"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 if TYPE_CHECKING:
-    from .result import Fit
+    from .fit import Fit
 
 __all__ = ["Diagnosis", "diagnose", "RHAT_MAX", "ESS_MIN", "BFMI_MIN"]
 
