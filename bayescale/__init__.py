@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 from importlib.resources import files as _files
 
-from . import analysis, inference, laws, plots, runs
+from . import analysis, laws, plots, results, runs
 from .analysis import (
     average,
     backtest,
@@ -24,20 +24,24 @@ from .analysis import (
     predict,
     prob_below,
 )
-from .inference import (
-    Diagnosis,
-    Fit,
-    MemoryUseWarning,
-    SamplerWarning,
-    diagnose,
-    fit,
-    fit_many,
-    load_fit,
-    sample_prior_predictive,
-)
-from .laws import Parameter, Prior, get_law, law
+from .results import Diagnosis, Fit, MemoryUseWarning, SamplerWarning, diagnose, load_fit
+from .laws import ModelSpec, Noise, Parameter, Prior, get_law, law
 from .laws.cards import list_priors
 from .runs import RunTable, datasets
+
+
+#: What fits (and so imports PyMC) is loaded on first use: ``import bayescale`` and reading results,
+#: predictions and plots never import PyMC or PyTensor.
+_INFERENCE = {"fit": "fit", "fit_many": "fit_many", "sample_prior_predictive": "sample_prior_predictive"}
+
+
+def __getattr__(name: str):
+    if name == "inference" or name in _INFERENCE:
+        import importlib
+
+        inference = importlib.import_module(".inference", __name__)
+        return inference if name == "inference" else getattr(inference, _INFERENCE[name])
+    raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
 
 
 def load_demo_runs() -> RunTable:
@@ -52,6 +56,8 @@ def load_demo_runs() -> RunTable:
 __all__ = [
     "Diagnosis",
     "Fit",
+    "ModelSpec",
+    "Noise",
     "Parameter",
     "Prior",
     "RunTable",

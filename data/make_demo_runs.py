@@ -12,8 +12,9 @@ the identical copy the package carries (``bayescale/data/demo_runs.csv``).
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from bayescale.runs import isoflop_design, simulate_runs
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 BUDGETS = [6e18, 2e19, 6e19, 2e20, 6e20, 2e21, 6e21]
@@ -23,17 +24,10 @@ SEED = 20221129
 
 
 def simulate() -> pd.DataFrame:
-    rng = np.random.default_rng(SEED)
-    rows = []
-    for C in BUDGETS:
-        n_opt = np.sqrt(C / 120.0)
-        for f in SIZE_FACTORS:
-            N = float(f"{n_opt * f:.3g}")  # sizes as a lab would report them
-            D = C / (6.0 * N)
-            mean = TRUE["E"] + TRUE["A"] / N ** TRUE["alpha"] + TRUE["B"] / D ** TRUE["beta"]
-            rows.append({"run": f"c{C:.0e}-n{N:.2e}".replace("+", ""), "N": N, "D": D, "C": C,
-                         "loss": mean * np.exp(rng.normal(0.0, NOISE_SD))})
-    df = pd.DataFrame(rows)
+    design = isoflop_design(BUDGETS, SIZE_FACTORS, round_sizes=True)  # sizes as a lab would report them
+    design.insert(0, "run", [f"c{C:.0e}-n{N:.2e}".replace("+", "") for C, N in zip(design.C, design.N, strict=True)])
+    runs = simulate_runs("chinchilla", design, TRUE, noise_params={"sigma": NOISE_SD}, random_seed=SEED)
+    df = runs.to_dataframe()[["run", "N", "D", "C", "loss"]]
     df["D"] = df["D"].map(lambda x: float(f"{x:.6g}"))
     df["loss"] = df["loss"].round(5)
     return df

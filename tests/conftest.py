@@ -32,35 +32,26 @@ def isoflop_runs(law: str = "chinchilla", params: dict | None = None, *, noise_s
                  budgets=(1e18, 6e18, 3e19, 1e20, 6e20, 3e21), factors=(0.2, 0.35, 0.6, 1.0, 1.7, 3.0, 5.0),
                  seed: int = 0) -> bs.RunTable:
     """Runs on an isoFLOP design (sizes around sqrt(C/120)), losses from a law x lognormal noise."""
-    law_obj = bs.get_law(law)
-    params = params or law_obj.example
-    rng = np.random.default_rng(seed)
-    rows = []
-    for C in budgets:
-        for f in factors:
-            N = np.sqrt(C / 120.0) * f
-            D = C / (6 * N)
-            mean = float(law_obj(N=N, D=D, **params))
-            rows.append({"N": N, "D": D, "loss": mean * np.exp(rng.normal(0, noise_sd))})
-    return bs.RunTable.from_dataframe(pd.DataFrame(rows))
+    design = bs.runs.isoflop_design(budgets, factors)[["N", "D"]]
+    return bs.runs.simulate_runs(law, design, params, noise_params={"sigma": noise_sd}, random_seed=seed)
 
 
 def fake_fit(law: str, draws: dict[str, np.ndarray], runs: bs.RunTable | None = None, *,
-             likelihood: str = "normal", seed: int = 3) -> Fit:
+             likelihood: str = "normal", noise: str = "iid", run_effects: tuple[str, ...] = (), seed: int = 3) -> Fit:
     """A Fit from posterior draws given by hand, shape (chain, draw) per natural parameter."""
     law_obj = bs.get_law(law)
     runs = runs if runs is not None else isoflop_runs(noise_sd=0.0) if law_obj.inputs == ("N", "D") else None
     post = xr.Dataset({k: (("chain", "draw"), np.asarray(v, dtype=float)) for k, v in draws.items()})
     post = post.assign_coords(chain=np.arange(post.sizes["chain"]), draw=np.arange(post.sizes["draw"]))
     tree = xr.DataTree.from_dict({"posterior": post})
-    priors = bs.inference.resolve_priors(law_obj, likelihood, None)
+    spec = bs.ModelSpec.build(law_obj, likelihood=likelihood, noise=noise, run_effects=run_effects)
+    priors = spec.priors
     tree.attrs.update(make_attrs(version=bs.__version__, law=law_obj.name, law_spec=law_obj.spec,
                                  law_source_hash=law_obj.source_hash, likelihood=likelihood,
                                  priors={k: p.to_dict() for k, p in priors.items()},
                                  pivot={k: 1.0 for k in law_obj.inputs}, data_hash=runs.data_hash,
                                  sampler={"draws": post.sizes["draw"]}, random_seed=seed))
-    return Fit(law=law_obj, priors=priors, likelihood=likelihood, runs=runs, idata=tree,
-               pivot={k: 1.0 for k in law_obj.inputs})
+    return Fit(spec=spec, runs=runs, idata=tree, pivot={k: 1.0 for k in law_obj.inputs})
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def curve_fit():
     shape = (2, 200)
     draws = {k: v * np.exp(rng.normal(0, 0.01, shape)) for k, v in law.example.items()}
     draws.update(sigma=np.full(shape, 0.01), tau=np.full(shape, 0.02), ell=np.full(shape, 0.5))
-    return dataclasses.replace(fake_fit("kaplan_steps", draws, runs), noise="ar1")
+    return fake_fit("kaplan_steps", draws, runs, noise="ar1")
 
 
 # -- LOO-PIT ---------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def test_residuals_with_run_effects_use_each_runs_own_curve():
     shape = (1, 3)
     draws = {k: np.full(shape, v) for k, v in law.example.items()}
     draws.update(sigma=np.full(shape, 0.01), aS_run_sd=np.full(shape, 0.05))
-    fit = dataclasses.replace(fake_fit("kaplan_steps", draws, runs), run_effects=("aS",))
+    fit = fake_fit("kaplan_steps", draws, runs, run_effects=("aS",))
     per_run = np.array([[[a_run[r] for r in reversed(ids)]] * 3])  # stored in another order than the table
     fit.idata["posterior"] = xr.DataTree(fit.idata.posterior.dataset.assign(
         aS_run=(("chain", "draw", "run"), per_run)).assign_coords(run=list(reversed(ids))))
@@ -387,10 +387,12 @@ def test_plot_prior_predictive_from_a_tree(tmp_path):
     plt.close("all")
 
 
-def test_plot_prior_predictive_from_a_fit(tmp_path, calibrated):
-    ax = plot_prior_predictive(calibrated, draws=50, random_seed=3)
+def test_plot_prior_predictive_of_a_fit_sampled_in_inference(tmp_path, calibrated):
+    with pytest.raises(TypeError, match=r"pass bs.sample_prior_predictive\(fit"):  # plots only draw
+        plot_prior_predictive(calibrated)
+    ax = plot_prior_predictive(bs.sample_prior_predictive(calibrated, draws=50, random_seed=3))
     assert len(ax.lines) == 51
-    assert ax.get_title().startswith("Prior predictive check of chinchilla (normal) on 200 runs\n")
+    assert ax.get_title().startswith("Prior predictive check of chinchilla\n")
     assert _observed_in_view(ax, np.log(calibrated.runs.loss))
     ax.figure.savefig(tmp_path / "prior_fit.png", dpi=80)
     plt.close("all")

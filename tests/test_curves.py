@@ -114,9 +114,9 @@ def test_curve_table_gets_run_aware_noise_by_default():
 
 def test_run_aware_noise_is_refused_for_final_losses():
     final = bs.RunTable.from_dataframe(curves_df(THREE), N="params", loss="val", run="id", tokens="seen").final()
-    with pytest.raises(RunTableError, match="one final loss per run"):
+    with pytest.raises(bs.laws.NoiseError, match="one final loss per run"):
         bs.inference.build_model(final, "kaplan_steps:N,D", noise="ar1")
-    with pytest.raises(RunTableError, match="run_effects need several checkpoints"):
+    with pytest.raises(bs.laws.NoiseError, match="run_effects need several checkpoints"):
         bs.inference.build_model(final, "kaplan_steps:N,D", run_effects=["aS"])
     with pytest.raises(ValueError, match="noise='white' is not known"):
         bs.inference.build_model(final, "kaplan_steps:N,D", noise="white")

@@ -180,15 +180,14 @@ def _fake_fit(runs: bs.RunTable) -> bs.Fit:
 
 # -- the prior card ---------------------------------------------------------------------------------
 def test_muennighoff_card_loads_with_positive_exponents():
-    from bayescale.inference import resolve_priors
-    from bayescale.laws import read_prior_card
+    from bayescale.laws import Noise, read_prior_card, resolve_priors
 
     law, priors = read_prior_card("muennighoff2023")
     assert law == "data_constrained" and set(priors) == {p.sampled_name for p in LAW.parameters}
     assert priors["alpha"].dist == "LogNormal" and priors["beta"].dist == "LogNormal"
     assert np.exp(priors["R_D_star"].params["mu"]) == pytest.approx(15.39, rel=1e-3)
     assert np.exp(priors["log_A"].params["mu"]) == pytest.approx(MUENNIGHOFF2023_C4["A"], rel=1e-6)
-    resolve_priors(LAW, "student_t", priors)
+    resolve_priors(LAW, Noise("student_t"), priors)
     # the law's default R* priors are not the published values
     default = LAW.parameter("R_D_star").prior
     assert default.dist == "LogNormal" and abs(np.exp(default.params["mu"]) - 15.39) > 5

@@ -19,13 +19,13 @@ def curve_fit(runs, *, shape=(4, 4000), noise="ar1") -> Fit:
     vals = {**P, "sigma": SIGMA, "tau": TAU, "ell": ELL}
     post = xr.Dataset({k: (("chain", "draw"), np.full(shape, v)) for k, v in vals.items()})
     tree = xr.DataTree.from_dict({"posterior": post})
-    priors = bs.inference.resolve_priors(LAW, "normal", None, noise=noise)
+    spec = bs.ModelSpec.build(LAW, noise=noise, runs=runs)
+    priors = spec.priors
     tree.attrs.update(make_attrs(version=bs.__version__, law=LAW.name, law_spec=LAW.spec,
                                  law_source_hash=LAW.source_hash, likelihood="normal", noise=noise,
                                  priors={k: p.to_dict() for k, p in priors.items()}, pivot={},
                                  data_hash=runs.data_hash, sampler={}, random_seed=11))
-    return Fit(law=LAW, priors=priors, likelihood="normal", runs=runs, idata=tree,
-               pivot={"N": 1.0, "step": 1.0}, noise=noise)
+    return Fit(spec=spec, runs=runs, idata=tree, pivot={"N": 1.0, "step": 1.0})
 
 
 @pytest.fixture(scope="module")

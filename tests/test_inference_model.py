@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import bayescale as bs
-from bayescale.inference import build_model, resolve_priors
+from bayescale.inference import build_model
+from bayescale.laws import Noise, resolve_priors
 from bayescale.laws import Prior, PriorError
 
 from .conftest import isoflop_runs
@@ -54,13 +55,13 @@ def test_pivot_changes_coordinates_not_the_posterior(runs, law):
 
 
 def test_prior_override_and_errors(runs):
-    pri = resolve_priors(bs.get_law("chinchilla"), "normal", {"alpha": Prior("Uniform", lower=0, upper=1)})
+    pri = resolve_priors(bs.get_law("chinchilla"), Noise("normal"), {"alpha": Prior("Uniform", lower=0, upper=1)})
     assert pri["alpha"] == Prior("Uniform", lower=0.0, upper=1.0)
     assert pri["sigma"] == Prior("HalfNormal", sigma=0.1)
     with pytest.raises(PriorError, match="give a prior for 'log_A'"):
-        resolve_priors(bs.get_law("chinchilla"), "normal", {"A": Prior("Normal", mu=6, sigma=1)})
+        resolve_priors(bs.get_law("chinchilla"), Noise("normal"), {"A": Prior("Normal", mu=6, sigma=1)})
     with pytest.raises(PriorError, match="not a PyMC distribution"):
-        resolve_priors(bs.get_law("chinchilla"), "normal", {"alpha": Prior("Nromal", mu=0, sigma=1)})
+        build_model(runs, "chinchilla", priors={"alpha": Prior("Nromal", mu=0, sigma=1)})
     for not_location in (Prior("HalfNormal", sigma=5), Prior("LogNormal", mu=1.8, sigma=0.3)):
         with pytest.raises(PriorError, match="not a location family"):
             build_model(runs, "chinchilla", priors={"log_A": not_location})

@@ -116,16 +116,15 @@ def test_prior_value_object():
 def test_prior_cards_parse_and_default_card_matches_code():
     from pathlib import Path
 
-    from bayescale.inference import resolve_priors
-    from bayescale.laws import read_prior_card
+    from bayescale.laws import Noise, read_prior_card, resolve_priors
 
     cards = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.toml"))
     assert cards
     for card in cards:
         law, priors = read_prior_card(card)
-        resolve_priors(get_law(law), "normal", priors)  # every prior valid for PyMC
+        resolve_priors(get_law(law), Noise("normal"), priors)
     law, priors = read_prior_card("chinchilla_default")  # by name, as an installed user would
-    assert priors == resolve_priors(get_law(law), "normal", None)
+    assert priors == resolve_priors(get_law(law), Noise("normal"), None)
     assert {c.stem for c in cards} <= set(bs.laws.list_prior_cards())
 
 

@@ -11,12 +11,10 @@ import pymc as pm
 import pytest
 
 import bayescale as bs
-from bayescale.inference import resolve_priors
-from bayescale.inference.model import CURVE_NOISE, LIKELIHOODS
-from bayescale.laws import Prior, PriorError, get_law
+from bayescale.laws import Noise, Prior, PriorError, get_law, resolve_priors
+from bayescale.laws.noise import FAMILIES, STRUCTURES, noise_parameters
 from bayescale.laws.cards import (
     CARD_DISTRIBUTIONS,
-    NOISE_PARAMETERS,
     PriorCard,
     PriorCardError,
     card_priors,
@@ -41,9 +39,9 @@ def test_every_shipped_card_loads_and_builds(path):
     law = get_law(card.law)
     assert card.name == path.stem and card.source and card.priors
     sampled = {p.sampled_name for p in law.parameters}
-    assert set(card.priors) <= sampled | set(NOISE_PARAMETERS) | {f"{p.name}_run_sd" for p in law.parameters}
-    for likelihood in LIKELIHOODS:
-        resolved = resolve_priors(law, likelihood, path)
+    assert set(card.priors) <= sampled | set(noise_parameters()) | {f"{p.name}_run_sd" for p in law.parameters}
+    for likelihood in FAMILIES:
+        resolved = resolve_priors(law, Noise(likelihood), path)
         for key, prior in card.priors.items():
             if key in resolved:
                 assert resolved[key] == prior
@@ -94,8 +92,8 @@ def test_names_paths_and_default_card():
     assert load_prior_card(str(MODELS / "hoffmann2022.toml")) == by_path == load_prior_card("hoffmann2022")
     default = load_prior_card("default", law="chinchilla")
     assert default.name == "chinchilla_default" and default.short_name == "default"
-    assert resolve_priors(get_law("chinchilla"), "normal", "default") == resolve_priors(
-        get_law("chinchilla"), "normal", None)
+    assert resolve_priors(get_law("chinchilla"), Noise("normal"), "default") == resolve_priors(
+        get_law("chinchilla"), Noise("normal"), None)
     with pytest.raises(PriorCardError, match="no prior card 'default'.*nor kaplan_default"):
         load_prior_card("default", law="kaplan")
     with pytest.raises(PriorCardError, match="no prior card file"):
@@ -119,8 +117,10 @@ def test_card_distributions_are_pymc_families_with_those_parameters():
         assert np.all(np.isfinite(draws)), dist
 
 
-def test_noise_parameters_match_the_inference_layer():
-    assert set(NOISE_PARAMETERS) == {k for d in LIKELIHOODS.values() for k in d} | set(CURVE_NOISE)
+def test_noise_parameters_are_the_registered_ones():
+    declared = {q.name for f in FAMILIES.values() for q in f.parameters}
+    declared |= {q.name for s in STRUCTURES.values() for q in s.parameters}
+    assert set(noise_parameters()) == declared >= {"sigma", "nu", "tau", "ell"}
 
 
 GOOD = '''law = "chinchilla"
@@ -147,8 +147,8 @@ BAD = {
                     r"law = 'chinchila' is not a registered law; use one of \[.*'chinchilla'"),
     "unknown_param": (GOOD.replace("priors.alpha", "priors.gamma"),
                       r"\[priors.gamma\]: law 'chinchilla' has no sampled parameter 'gamma'; use one of "
-                      r"the law's \['log_E', 'log_A', 'log_B', 'alpha', 'beta'\], the noise's \['sigma', 'nu', "
-                      r"'tau', 'ell'\] or '<parameter>_run_sd'"),
+                      r"the law's \['log_E', 'log_A', 'log_B', 'alpha', 'beta'\], the noise's \['sigma', 'tau', "
+                      r"'ell', 'nu'\] or '<parameter>_run_sd'"),
     "natural_name": (GOOD.replace("priors.alpha", "priors.A"),
                      r"A is sampled on the log scale: write \[priors.log_A\]"),
     "bad_dist": (GOOD.replace('"Normal"', '"Normall"'), r"dist = 'Normall' is not a distribution cards accept"),
@@ -200,21 +200,21 @@ def test_card_with_overrides_and_noise_priors(tmp_path):
     name, priors = card_priors(law, {"card": "hoffmann2022", "sigma": sigma, "alpha": {"dist": "Normal", "mu": 0.5,
                                                                                           "sigma": 0.1}})
     assert name == "hoffmann2022" and priors["sigma"] == sigma and priors["log_E"].params["mu"] == 0.5247
-    resolved = resolve_priors(law, "normal", {"card": "hoffmann2022", "sigma": sigma,
+    resolved = resolve_priors(law, Noise("normal"), {"card": "hoffmann2022", "sigma": sigma,
                                               "alpha": {"dist": "Normal", "mu": 0.5, "sigma": 0.1}})
     assert resolved["alpha"] == Prior("Normal", mu=0.5, sigma=0.1) and resolved["sigma"] == sigma
     assert resolved["beta"] == load_prior_card("hoffmann2022").priors["beta"]
     with pytest.raises(PriorError, match="no parameter 'gamma'"):
-        resolve_priors(law, "normal", {"card": "hoffmann2022", "gamma": sigma})
+        resolve_priors(law, Noise("normal"), {"card": "hoffmann2022", "gamma": sigma})
     with pytest.raises(PriorCardError, match="'card' must be a card name or path"):
         card_priors(law, {"card": 3})
     assert card_priors(law, {"alpha": sigma}) == (None, {"alpha": sigma})
     # a card's prior on nu applies with the Student-t likelihood and is not used with the normal one
     path = _card(tmp_path, GOOD + '[priors.nu]\ndist = "Gamma"\nalpha = 3\nbeta = 0.2\n')
-    assert "nu" not in resolve_priors(law, "normal", path)
-    assert resolve_priors(law, "student_t", path)["nu"] == Prior("Gamma", alpha=3.0, beta=0.2)
+    assert "nu" not in resolve_priors(law, Noise("normal"), path)
+    assert resolve_priors(law, Noise("student_t"), path)["nu"] == Prior("Gamma", alpha=3.0, beta=0.2)
     with pytest.raises(PriorError, match="no parameter 'nu'"):  # given explicitly, it is an error
-        resolve_priors(law, "normal", {"card": path, "nu": Prior("Gamma", alpha=3.0, beta=0.2)})
+        resolve_priors(law, Noise("normal"), {"card": path, "nu": Prior("Gamma", alpha=3.0, beta=0.2)})
 
 
 def test_list_priors_table_and_user_directory(tmp_path, monkeypatch):

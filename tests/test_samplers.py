@@ -13,7 +13,7 @@ import xarray as xr
 
 import bayescale as bs
 from bayescale.inference import sampling
-from bayescale.inference.model import _build, model_data, pivots, resolve_priors
+from bayescale.inference.model import build, model_data, pivots
 from bayescale.inference.sampling import (
     SAMPLERS,
     _add_log_likelihood,
@@ -127,9 +127,9 @@ def test_log_likelihood_and_prior_match_pymc(case, batched, monkeypatch):
         runs, law, likelihood, noise, effects = isoflop_runs(seed=3), bs.get_law("chinchilla"), "student_t", "iid", ()
     else:
         runs, law, likelihood, noise, effects = curve_runs(), bs.get_law("curve_power"), "normal", "ar1", ("A",)
-    data = model_data(runs, law, pivot=pivots(runs, law), noise=noise, run_effects=effects)
-    priors = resolve_priors(law, likelihood, None, noise=noise, run_effects=effects)
-    model = _build(law, priors, likelihood, noise, effects, data)
+    spec = bs.ModelSpec.build(law, likelihood=likelihood, noise=noise, run_effects=effects, runs=runs)
+    data = model_data(runs, spec, pivot=pivots(runs, law))
+    model = build(spec, data)
     idata = prior_as_posterior(model)
     if not batched:  # the one-draw-at-a-time fallback, for graphs that cannot be vectorised
         import pytensor.graph.replace
@@ -289,10 +289,11 @@ def test_centered_run_effects_are_the_same_model():
     """log p_centred(log theta_r) = log p_noncentred(z_r) - sum log sd: the same posterior in other
     coordinates (the change of variables log theta_r = log theta + sd z_r), checked at a point."""
     runs, law = curve_runs(), bs.get_law("curve_power")
-    data = model_data(runs, law, pivot=pivots(runs, law), noise="ar1", run_effects=("A", "alpha"))
-    priors = resolve_priors(law, "normal", None, noise="ar1", run_effects=("A", "alpha"))
-    nc = _build(law, priors, "normal", "ar1", ("A", "alpha"), data)
-    c = _build(law, priors, "normal", "ar1", ("A", "alpha"), data, "centered")
+    spec = bs.ModelSpec.build(law, likelihood="normal", noise="ar1", run_effects=("A", "alpha"), runs=runs)
+    data = model_data(runs, spec, pivot=pivots(runs, law))
+    nc = build(spec, data)
+    c = build(bs.ModelSpec.build(law, noise="ar1", run_effects=("A", "alpha"), parameterization="centered",
+                                 runs=runs), data)
     assert {"A_run_z", "alpha_run_z"} <= set(nc.named_vars) and not {"A_run_log", "alpha_run_log"} & set(nc.named_vars)
     assert {"A_run_log", "alpha_run_log"} <= set(c.named_vars) and "A_run_z" not in c.named_vars
     rng = np.random.default_rng(5)
@@ -328,9 +329,9 @@ def test_per_run_log_likelihood_is_each_runs_exact_joint_density():
     from scipy.stats import multivariate_normal
 
     runs, law = curve_runs(seed=2), bs.get_law("chinchilla")
-    data = model_data(runs, law, pivot=pivots(runs, law), noise="ar1", run_effects=())
-    priors = resolve_priors(law, "normal", None, noise="ar1")
-    model = _build(law, priors, "normal", "ar1", (), data)
+    spec = bs.ModelSpec.build(law, likelihood="normal", noise="ar1", run_effects=(), runs=runs)
+    data = model_data(runs, spec, pivot=pivots(runs, law))
+    model = build(spec, data)
     pointwise, per_run = prior_as_posterior(model, draws=20, seed=3), prior_as_posterior(model, draws=20, seed=3)
     entry = _Compiled(model)
     _add_log_likelihood(entry, pointwise, data)

@@ -4,14 +4,7 @@ from .backtest import Backtest, BacktestError, backtest, holdout_mask, score_run
 from .calibration import Calibration, CalibrationError, calibrate
 from .checks import PredictiveCheckError, loo_pit, pit_ecdf_inside, residuals, uniform_ecdf_band
 from .compare import AveragedFit, CompareError, Comparison, ParetoKWarning, average, compare
-from .curves import (
-    forecast_draws,
-    forecast_log_density,
-    forecast_run,
-    new_run_params,
-    run_offset_draws,
-    run_params,
-)
+from .curves import forecast_draws, forecast_log_density, forecast_run, run_offset_draws
 from .decide import Allocation, DecisionError, NoInteriorOptimumWarning, compute_optimal, decide
 from .predict import (
     ExtrapolationWarning,
@@ -20,10 +13,14 @@ from .predict import (
     interval,
     loss_draws,
     loss_interval,
+    new_run_params,
     posterior_predictive,
     predict,
+    predictive,
     prob_below,
+    run_params,
 )
+from .predictive import Predictive
 from .scoring import coverage, log_predictive_density, mixture_log_density, mixture_quantiles, msce, rmsle
 from .sensitivity import (
     PriorSensitivity,
@@ -89,5 +86,7 @@ __all__ = [
     "loss_interval",
     "posterior_predictive",
     "predict",
+    "predictive",
+    "Predictive",
     "prob_below",
 ]

@@ -23,14 +23,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from ..inference import Fit
-from ..inference.many import SERIAL, fit_many
+from ..results import Fit
+from .._policy import CI_PROBS, SERIAL
 from ..laws import Law, get_law
 from ..runs import RunTable
-from .predict import SAMPLE_DIMS, interval, loss_draws, predict
-from .scoring import draw_mixture_log_density
+from .predict import interval, loss_draws, predict, predictive
+from .predictive import SAMPLE_DIMS
 
 __all__ = [
     "Backtest",
@@ -196,46 +195,11 @@ def _pct(p: float) -> str:
     return f"{100 * p:g}"
 
 
-def _new_run_components(result: Fit, inputs: Mapping[str, np.ndarray]):
-    """Per posterior draw: the law's log loss at each point, the noise sd and (Student-t) nu,
-    flattened over (chain, draw): shapes (S, P), (S, 1), (S, 1) or None."""
-    mean = predict(result, **inputs).transpose(*SAMPLE_DIMS, "point").values
-    mu = np.log(mean.reshape(-1, mean.shape[-1]))
-    post = result.idata.posterior.dataset
-    sd = post["sigma"].transpose(*SAMPLE_DIMS).values.reshape(-1, 1)
-    nu = post["nu"].transpose(*SAMPLE_DIMS).values.reshape(-1, 1) if result.likelihood == "student_t" else None
-    return mu, sd, nu
-
-
-def _mixture_cdf(log_y: np.ndarray, mu: np.ndarray, sd: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
-    """P(log y_new <= log_y) under the equal-weight mixture over draws, one value per point."""
-    z = (log_y - mu) / sd
-    return (ndtr(z) if nu is None else stdtr(nu, z)).mean(axis=0)
-
-
-def _mixture_quantiles(qs: Sequence[float], mu: np.ndarray, sd: np.ndarray, nu: np.ndarray | None,
-                       *, tol: float = 1e-10) -> np.ndarray:
-    """Quantiles of log y under the mixture, by bisection on its CDF, shape (len(qs), P).
-
-    The mixture's q-quantile lies between the smallest and the largest of the components'
-    q-quantiles, which bracket the search."""
-    out = np.empty((len(qs), mu.shape[1]))
-    for i, q in enumerate(qs):
-        comp = mu + sd * (ndtri(q) if nu is None else stdtrit(nu, q))
-        lo, hi = comp.min(axis=0), comp.max(axis=0)
-        while np.max(hi - lo) > tol:
-            mid = 0.5 * (lo + hi)
-            below = _mixture_cdf(mid, mu, sd, nu) < q
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        out[i] = 0.5 * (lo + hi)
-    return out
-
-
 def score_runs(
     result: Fit,
     runs: RunTable,
     *,
-    ci_probs: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+    ci_probs: Sequence[float] = CI_PROBS,
     kind: Literal["new_run", "mean"] = "new_run",
     ci_kind: Literal["eti", "hdi"] = "eti",
     random_seed: int | None = None,
@@ -291,7 +255,7 @@ def score_runs(
     inputs = {k: runs.column(k) for k in result.law.inputs}
     loss = runs.loss
     log_y = np.log(loss)
-    mu, sd, nu = _new_run_components(result, inputs)
+    pred, _ = predictive(result, kind="new_run", **inputs)
     df = runs.to_dataframe()
     table = pd.DataFrame({"run": runs.run_ids})
     for k in dict.fromkeys(("N", "D", "C", *result.law.inputs)):
@@ -300,7 +264,7 @@ def score_runs(
     table["loss"] = loss
     tails = [q for p in probs for q in ((1 - p) / 2, (1 + p) / 2)]
     if kind == "new_run":
-        qs = np.exp(_mixture_quantiles([0.5, *tails], mu, sd, nu))
+        qs = np.exp(pred.quantiles([0.5, *tails]))
         table["median"] = qs[0]
         bounds = {p: (qs[1 + 2 * i], qs[2 + 2 * i]) for i, p in enumerate(probs)}
     else:
@@ -316,9 +280,8 @@ def score_runs(
         lo, hi = bounds[p]
         table[f"lower_{p:g}"], table[f"upper_{p:g}"] = lo, hi
         table[f"inside_{p:g}"] = (loss >= lo) & (loss <= hi)
-    table["pit"] = _mixture_cdf(log_y, mu, sd, nu)
-    # density of log y: the loss's density (which has the Jacobian -log y) plus log y
-    table["log_density"] = draw_mixture_log_density(log_y, mu, sd, nu=nu) + log_y
+    table["pit"] = pred.cdf(log_y)
+    table["log_density"] = pred.logpdf(log_y)  # the density of log y
     return table
 
 
@@ -426,7 +389,7 @@ def backtest(
     *,
     holdout: Holdout = "largest_C",
     by: str = "C",
-    ci_probs: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+    ci_probs: Sequence[float] = CI_PROBS,
     kind: Literal["new_run", "mean"] = "new_run",
     ci_kind: Literal["eti", "hdi"] = "eti",
     fit_kwargs: Mapping[str, Any] | None = None,
@@ -506,6 +469,8 @@ def backtest(
     train, test = runs.filter(~mask), runs.filter(mask)
     if executor == SERIAL:
         kwargs.setdefault("progressbar", True)  # bs.fit's default, as when backtest called it directly
+    from ..inference.many import fit_many  # fitting imports PyMC; importing this module does not
+
     done = fit_many([{"runs": train, "law": law_obj, **kwargs} for law_obj in laws.values()],
                     executor=executor, warn=False)
     for task_warnings in done.warnings:  # as bs.fit raised them, in task order

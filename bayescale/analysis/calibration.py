@@ -28,9 +28,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..inference import Fit, SamplerWarning, sample_prior_predictive
-from ..inference.many import SERIAL, FitFailure, fit_many
+from .._policy import CI_PROBS, SERIAL
 from ..laws import Law, get_law
+from ..laws.noise import Noise
+from ..results import Fit, SamplerWarning
 from ..runs import RunTable
 from .backtest import Holdout, _describe_holdout, _pct, holdout_mask, score_runs, summarize_scores
 
@@ -152,12 +153,8 @@ class Calibration:
         return "\n".join(lines) + ">"
 
 
-def _noise_names(likelihood: str) -> tuple[str, ...]:
-    return ("sigma", "nu") if likelihood == "student_t" else ("sigma",)
-
-
 def _check_params(law: Law, params: Mapping[str, float], likelihood: str) -> dict[str, float]:
-    need = [*law.param_names, *_noise_names(likelihood)]
+    need = [*law.param_names, *Noise(likelihood).names()]
     missing = [k for k in need if k not in params]
     extra = sorted(set(params) - set(need))
     if missing or extra:
@@ -192,7 +189,7 @@ def calibrate(
     priors: Mapping[str, Any] | None = None,
     likelihood: str = "normal",
     holdout: Holdout = "largest_C",
-    ci_probs: Sequence[float] = (0.5, 0.8, 0.9, 0.95),
+    ci_probs: Sequence[float] = CI_PROBS,
     train_loss_range: tuple[float, float] | None = TRAIN_LOSS_RANGE,
     fit_kwargs: Mapping[str, Any] | None = None,
     random_seed: int | None = None,
@@ -287,7 +284,10 @@ def calibrate(
     root = np.random.SeedSequence(random_seed)
     prior_seed, *seeds = (int(s) for s in root.generate_state(n_candidates + 1) % (2**31))
     inputs = {k: design.column(k) for k in law_obj.inputs}
-    names = [*law_obj.param_names, *_noise_names(likelihood)]
+    noise = Noise(likelihood)
+    names = [*law_obj.param_names, *noise.names()]
+    from ..inference import sample_prior_predictive  # sampling imports PyMC; importing this module does not
+
     if params is None:
         source = "prior"
         prior = sample_prior_predictive(design, law_obj, priors=priors, likelihood=likelihood,
@@ -311,10 +311,8 @@ def calibrate(
         if sim_loss is not None:
             loss = sim_loss[cand]
         else:
-            rng = np.random.default_rng(seed)
-            eps = (rng.standard_t(fixed["nu"], size=mean.shape) if likelihood == "student_t"
-                   else rng.standard_normal(mean.shape))
-            loss = mean * np.exp(fixed["sigma"] * eps)
+            p = {k: np.asarray([[fixed[k]]]) for k in noise.names()}
+            loss = np.exp(noise.simulate(np.random.default_rng(seed), np.log(mean)[None], p)[0])
         reason = _screen(loss, ~mask, train_loss_range)
         if reason:
             skipped.append({"candidate": cand, "seed": seed, "reason": reason})
@@ -334,7 +332,7 @@ def calibrate(
     tables: dict[int, pd.DataFrame] = {}
     score_seconds: dict[int, float] = {}
 
-    def score(i: int, result: Fit | FitFailure) -> None:
+    def score(i: int, result: Any) -> None:
         """Score data set i's held-out runs as its fit arrives (and report progress)."""
         if not isinstance(result, Fit):
             return
@@ -349,6 +347,8 @@ def calibrate(
 
     tasks = [{"runs": runs.filter(~mask), "law": law_obj, **kwargs, "random_seed": seed}
              for _, seed, runs in chosen]
+    from ..inference.many import FitFailure, fit_many
+
     done = fit_many(tasks, executor=executor, return_exceptions=False, warn=False, callback=score)
     rows, points = [], []
     warn_count = 0

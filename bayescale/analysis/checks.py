@@ -19,6 +19,8 @@ import xarray as xr
 from scipy import stats
 from scipy.special import logsumexp
 
+from .._policy import CI_PROB
+from ..laws.noise import runs_columns
 from ..results import Fit
 from .compare import PARETO_K_MAX, ParetoKWarning
 from .predict import SAMPLE_DIMS, _law_draws, interval
@@ -69,14 +71,17 @@ def _require(fit: Fit, group: str, names: Iterable[str], what: str) -> xr.Datase
 
 def _obs_dim(fit: Fit) -> str:
     """``"checkpoint"`` for a table of training curves, else ``"run"``."""
-    return "checkpoint" if fit.runs.curve_axis is not None or fit.is_curve_fit else "run"
+    return "checkpoint" if fit.runs.is_curves else "run"
 
 
 def _noise_scale(fit: Fit, post: xr.Dataset) -> tuple[xr.DataArray, str]:
-    """Per draw, the sd of one observation's log loss around the law (and what it is)."""
-    if fit.noise == "ar1":  # run offset and stationary AR(1) residual together
-        return np.sqrt(post["sigma"] ** 2 + post["tau"] ** 2), "sqrt(sigma^2 + tau^2)"
-    return post["sigma"], "sigma"
+    """Per draw and row, the scale of one observation's log loss around the law (and what it is):
+    the observation model's new-run scale at each row (for ``ar1``, offset and residual together)."""
+    dim = _obs_dim(fit)
+    p = {k: post[k] for k in fit.noise.parameter_names}
+    cols = runs_columns(fit.runs)
+    f = {k: xr.DataArray(v, dims=dim) for k, v in fit.noise.struct.features(cols, cols).items()}
+    return fit.noise.new_run_scale(p, f), fit.noise.struct.scale_doc
 
 
 def law_log_mean(fit: Fit) -> xr.DataArray:
@@ -200,9 +205,9 @@ def loo_pit(fit: Fit, *, pareto_k_max: float = PARETO_K_MAX) -> xr.DataArray:
     >>> pit = loo_pit(fit)  # doctest: +SKIP
     >>> float(pit.mean())  # about 0.5 for a calibrated fit  # doctest: +SKIP
     """
-    if fit.noise == "ar1":
+    if not fit.noise.struct.independent:
         raise PredictiveCheckError(
-            "LOO-PIT for a curve fit with noise='ar1' needs each checkpoint's predictive distribution "
+            f"LOO-PIT for a curve fit with noise={fit.noise.structure!r} needs each checkpoint's predictive distribution "
             "given the rest of its run (the run offset and AR(1) residual tie checkpoints together), "
             "which the analysis layer cannot build from the stored draws; check curve fits with "
             "forecast backtests instead (bs.analysis.backtest, or bs.forecast_run on runs cut short), "
@@ -219,11 +224,11 @@ def loo_pit(fit: Fit, *, pareto_k_max: float = PARETO_K_MAX) -> xr.DataArray:
     log_lik = _table_order(ll_ds["log_loss"], dim, n)
     mu = law_log_mean(fit)
     post = fit.idata.posterior.dataset
-    z = (xr.DataArray(np.log(fit.runs.loss), dims=dim, coords={dim: np.arange(n)}) - mu) / post["sigma"]
-    if fit.likelihood == "student_t":
-        cdf = xr.apply_ufunc(stats.t.cdf, z, post["nu"])
-    else:
-        cdf = xr.apply_ufunc(stats.norm.cdf, z)
+    scale, _ = _noise_scale(fit, post)
+    z = (xr.DataArray(np.log(fit.runs.loss), dims=dim, coords={dim: np.arange(n)}) - mu) / scale
+    shape = {k: post[k] for k in fit.noise.shape_params(post)}
+    cdf = xr.apply_ufunc(lambda zz, *vals: fit.noise.fam.cdf(zz, **dict(zip(shape, vals, strict=True))),
+                         z, *shape.values())
     weights, k, method = _psis_weights(log_lik, _r_eff(post))
     pit = (weights * cdf).sum(SAMPLE_DIMS).clip(0.0, 1.0)
     ids = np.asarray(fit.runs.run_ids)
@@ -252,7 +257,7 @@ def loo_pit(fit: Fit, *, pareto_k_max: float = PARETO_K_MAX) -> xr.DataArray:
 
 
 def residuals(
-    fit: Fit, *, ci_prob: float = 0.9, ci_kind: Literal["hdi", "eti"] = "hdi"
+    fit: Fit, *, ci_prob: float = CI_PROB, ci_kind: Literal["hdi", "eti"] = "hdi"
 ) -> pd.DataFrame:
     """Residuals of each run on the log-loss scale.
 
@@ -285,6 +290,7 @@ def residuals(
     dim = _obs_dim(fit)
     post = fit.idata.posterior.dataset
     scale_draws, scale_kind = _noise_scale(fit, post)
+    row_scale = scale_draws.median(SAMPLE_DIMS) if set(scale_draws.dims) - set(SAMPLE_DIMS) else None
     scale = float(scale_draws.median())
     med = mu.median(SAMPLE_DIMS).values
     ci = interval(mu, ci_prob=ci_prob, ci_kind=ci_kind).transpose(dim, "ci_bound")
@@ -302,7 +308,7 @@ def residuals(
             "log_law_lower": ci.sel(ci_bound="lower").values,
             "log_law_upper": ci.sel(ci_bound="upper").values,
             "residual": log_y - med,
-            "std_residual": (log_y - med) / scale,
+            "std_residual": (log_y - med) / (scale if row_scale is None else row_scale.values),
         }
     )
     out.attrs.update({"scale": scale, "scale_kind": scale_kind, "ci_prob": ci_prob, "ci_kind": ci_kind})
@@ -315,7 +321,7 @@ def residuals(
 def uniform_ecdf_band(
     n: int,
     *,
-    ci_prob: float = 0.95,
+    ci_prob: float = CI_PROB,
     num_points: int | None = None,
     num_simulations: int = 1000,
     random_seed: int = 0,

@@ -17,67 +17,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._policy import CI_PROB
+from ..laws.noise import AR1, runs_columns
 from ..results import Fit
-from .predict import SAMPLE_DIMS, PredictionInputError, _rng, interval
-from .scoring import draw_mixture_log_density
+from .predict import PredictionInputError, _rng, interval, new_run_params, run_params
+from .predictive import SAMPLE_DIMS, Predictive
 
-__all__ = ["forecast_draws", "forecast_log_density", "forecast_run", "run_params", "new_run_params",
-           "run_offset_draws"]
+__all__ = ["forecast_draws", "forecast_log_density", "forecast_run", "run_offset_draws"]
 
 ArrayLike = float | int | np.ndarray | list[float] | pd.Series
-
-
-def _post(fit: Fit) -> xr.Dataset:
-    return fit.idata.posterior.dataset
-
-
-def run_params(fit: Fit, run: Any) -> dict[str, xr.DataArray]:
-    """Natural-scale law parameters of one run in the fit, per draw (its run effects included)."""
-    post = _post(fit)
-    ids = [str(r) for r in pd.unique(pd.Series(fit.runs.run_ids))]
-    if str(run) not in ids:
-        shown = ids[:10] + (["..."] if len(ids) > 10 else [])
-        raise PredictionInputError(f"run {run!r} is not in this fit; its runs are {shown}")
-    out = {k: post[k] for k in fit.law.param_names}
-    for k in fit.law.param_names:
-        if f"{k}_run" in post:
-            out[k] = post[f"{k}_run"].sel(run=str(run), drop=True)
-    return out
-
-
-def new_run_params(fit: Fit, rng: np.random.Generator) -> dict[str, xr.DataArray]:
-    """Natural-scale law parameters of a run that has not started, per draw: the law's values with
-    fresh run effects drawn from their fitted spread (the law's values when there are none)."""
-    post = _post(fit)
-    out = {k: post[k] for k in fit.law.param_names}
-    if not fit.run_effects:
-        return out
-    from ..inference.model import run_affected, run_effect_kind  # pure helpers, no sampling
-
-    law = fit.law
-    shape = post.sizes["chain"], post.sizes["draw"]
-    log_pivot = {k: float(np.log(v)) for k, v in fit.pivot.items()}
-    at_pivot: dict[str, Any] = {}
-    for p in law.parameters:
-        if p.log and p.scale:
-            at_pivot[p.name] = np.exp(post[f"{p.sampled_name}_pivot"])
-        else:
-            at_pivot[p.name] = post[p.name]
-    for name in fit.run_effects:
-        z = xr.DataArray(rng.standard_normal(shape), dims=SAMPLE_DIMS)
-        sd = post[f"{name}_run_sd"]
-        if run_effect_kind(law, name, fit.priors) == "add":
-            at_pivot[name] = at_pivot[name] + sd * z
-        else:
-            at_pivot[name] = at_pivot[name] * np.exp(sd * z)
-    exps = {k: at_pivot[k] for k in law.param_names if not law.parameter(k).log}
-    for name in run_affected(law, fit.run_effects):
-        p = law.parameter(name)
-        value = at_pivot[name]
-        if p.log and p.scale:
-            value = value * np.exp(law.log_pivot_shift(p, exps, log_pivot))
-        out[name] = value
-    return out
 
 
 def _axis_name(fit: Fit) -> str:
@@ -100,46 +48,28 @@ def _as_points(at: ArrayLike, name: str) -> np.ndarray:
     return a
 
 
-def _ou_path(log_t: np.ndarray, e0: Any, log_t0: Any, sigma: np.ndarray, ell: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
-    """AR(1) residuals at increasing ``log_t`` (points last axis), continuing from ``e0`` at
-    ``log_t0`` (``e0=None``: a fresh stationary start)."""
-    out = np.empty((*sigma.shape, log_t.size))
-    prev_e, prev_t = e0, log_t0
-    for i, lt in enumerate(log_t):
-        if prev_e is None:
-            e = sigma * rng.standard_normal(sigma.shape)
-        else:
-            rho = np.exp(-(lt - prev_t) / ell)
-            e = rho * prev_e + sigma * np.sqrt(-np.expm1(-2.0 * (lt - prev_t) / ell)) * rng.standard_normal(sigma.shape)
-        out[..., i] = e
-        prev_e, prev_t = e, lt
-    return out
+def _ar1(fit: Fit) -> AR1:
+    struct = fit.noise.struct
+    if not isinstance(struct, AR1):
+        raise PredictionInputError(f"this fit has noise={fit.noise.structure!r}: it has no run offsets")
+    return struct
 
 
 def _run_offset_and_last(fit: Fit, run: Any, params: Mapping[str, xr.DataArray],
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-    """Draws of the run's offset u from its posterior given the run's checkpoints (per draw), the
-    last residual e_T = r_T - u, and log t_T."""
-    post = _post(fit)
+    """Draws of the run's offset u from its posterior given the run's checkpoints (per draw, the
+    exact conditional of :meth:`bayescale.laws.noise.AR1.offset_posterior`), the last residual
+    e_T = r_T - u, and log t_T; arrays ``(chain, draw)``."""
+    post = fit.idata.posterior.dataset
     df = fit.runs.to_dataframe()
     rows = (df["run"].astype(str) == str(run)).to_numpy()
-    axis = _axis_name(fit)
-    t = np.log(df[axis].to_numpy(dtype=float)[rows])
+    t = np.log(df[_axis_name(fit)].to_numpy(dtype=float)[rows])
     x = {c: xr.DataArray(df[c].to_numpy(dtype=float)[rows], dims="point") for c in fit.law.inputs}
     mu = np.log(fit.law(**x, **params).transpose(*SAMPLE_DIMS, "point").values)
     r = np.log(df["loss"].to_numpy(dtype=float)[rows]) - mu
-    sigma = post["sigma"].values[..., None]
-    ell = post["ell"].values[..., None]
-    tau = post["tau"].values
-    gap = np.diff(t)
-    rho = np.concatenate([np.zeros(sigma.shape), np.exp(-gap / ell)], axis=-1)
-    s = sigma * np.sqrt(np.concatenate([np.ones(sigma.shape), -np.expm1(-2.0 * gap / ell)], axis=-1))
-    r_prev = np.concatenate([np.zeros(r[..., :1].shape), r[..., :-1]], axis=-1)
-    w = (r - rho * r_prev) / s
-    v = (1.0 - rho) / s
-    precision = 1.0 / tau**2 + (v**2).sum(-1)
-    u = (v * w).sum(-1) / precision + rng.standard_normal(tau.shape) / np.sqrt(precision)
+    p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
+    mean, sd = _ar1(fit).offset_posterior(r, t, p)
+    u = mean + sd * rng.standard_normal(mean.shape)
     return u, r[..., -1] - u, float(t[-1])
 
 
@@ -152,8 +82,7 @@ def run_offset_draws(fit: Fit, run: Any, *, random_seed: int | None = None) -> x
     --------
     >>> bs.analysis.run_offset_draws(fit, "N=1e+09").median()  # doctest: +SKIP
     """
-    if fit.noise != "ar1":
-        raise PredictionInputError(f"this fit has noise={fit.noise!r}: it has no run offsets")
+    _ar1(fit)
     u, _, _ = _run_offset_and_last(fit, run, run_params(fit, run), _rng(fit, random_seed))
     return xr.DataArray(u, dims=SAMPLE_DIMS, name="offset").assign_coords(run=str(run))
 
@@ -206,22 +135,25 @@ def forecast_log_density(
     if log_y.shape != at.shape:
         raise PredictionInputError(f"{log_y.size} losses for {at.size} points")
     rng = _rng(fit, random_seed)
-    post = _post(fit)
+    post = fit.idata.posterior.dataset
     params = run_params(fit, run)
     x = _run_inputs(fit, run, at)
     mean = fit.law(**{c: x[c] for c in fit.law.inputs},
                    **{k: np.asarray(v.transpose(*SAMPLE_DIMS).values)[..., None] for k, v in params.items()})
-    m = np.log(mean)
-    sigma = post["sigma"].values[..., None]
-    if fit.noise == "ar1":
+    loc = np.log(mean)
+    p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
+    if isinstance(fit.noise.struct, AR1):
         u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
         gap = np.log(at) - t_last
-        ell = post["ell"].values[..., None]
-        m = m + u[..., None] + np.exp(-gap / ell) * e_last[..., None]
-        sd = sigma * np.sqrt(-np.expm1(-2.0 * gap / ell))
+        loc = loc + u[..., None] + np.exp(-gap / p["ell"]) * e_last[..., None]
+        scale = p["sigma"] * np.sqrt(-np.expm1(-2.0 * gap / p["ell"]))
     else:
-        sd = np.broadcast_to(sigma, m.shape)
-    return draw_mixture_log_density(log_y, m, sd)
+        cols = {c: np.broadcast_to(v, at.shape) for c, v in x.items()}
+        scale = fit.noise.new_run_scale(p, fit.noise.struct.features(cols, runs_columns(fit.runs)))
+    shape = (-1, at.size)
+    pred = Predictive(loc.reshape(shape), np.broadcast_to(scale, loc.shape).reshape(shape), fit.noise.family,
+                      {k: np.reshape(v, (-1, 1)) for k, v in fit.noise.shape_params(p).items()})
+    return pred.logpdf(log_y) - log_y
 
 
 def forecast_draws(
@@ -264,7 +196,6 @@ def forecast_draws(
     axis = _axis_name(fit)
     at = _as_points(at, axis)
     rng = _rng(fit, random_seed)
-    post = _post(fit)
     order = np.argsort(at, kind="stable")
     if run is not None:
         if inputs:
@@ -288,24 +219,26 @@ def forecast_draws(
         if unknown:
             raise PredictionInputError(f"unknown input(s) {unknown}; law {fit.law.spec!r} reads {list(fit.law.inputs)}")
         params = new_run_params(fit, rng)
+    post = fit.idata.posterior.dataset
     coords = {k: ("point", v) for k, v in values.items()}
     x = {k: xr.DataArray(v, dims="point", coords=coords) for k, v in values.items()}
     mean = fit.law(**{c: x[c] for c in fit.law.inputs}, **params).transpose(*SAMPLE_DIMS, "point")
-    sigma = post["sigma"].values
-    if fit.noise == "ar1":
+    p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
+    if isinstance(fit.noise.struct, AR1):
         log_t = np.log(at[order])
         if run is not None:
             u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
-            e = _ou_path(log_t, e_last, t_last, sigma, post["ell"].values, rng)
+            e = AR1.path(rng, log_t, p["sigma"], p["ell"], e_last, t_last)
         else:
-            u = post["tau"].values * rng.standard_normal(sigma.shape)
-            e = _ou_path(log_t, None, None, sigma, post["ell"].values, rng)
+            u = p["tau"][..., 0] * rng.standard_normal(p["tau"].shape[:-1])
+            e = AR1.path(rng, log_t, p["sigma"], p["ell"])
         noise = np.empty_like(e)
         noise[..., order] = u[..., None] + e
-    elif fit.likelihood == "student_t":
-        noise = sigma[..., None] * rng.standard_t(post["nu"].values[..., None], size=mean.shape)
-    else:
-        noise = sigma[..., None] * rng.standard_normal(mean.shape)
+    else:  # independent noise: a new observation per point
+        cols = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        f = fit.noise.struct.features(cols, runs_columns(fit.runs))
+        log_mu = np.log(mean.values)
+        noise = fit.noise.simulate(rng, log_mu, p, f) - log_mu
     out = mean * np.exp(noise)
     if run is not None:
         out = out.assign_coords(run=str(run))
@@ -317,7 +250,7 @@ def forecast_run(
     run: Any = None,
     *,
     at: ArrayLike,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     ci_kind: Literal["hdi", "eti"] = "eti",
     random_seed: int | None = None,
     **inputs: ArrayLike,

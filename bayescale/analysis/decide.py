@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._policy import CI_PROB
 from ..results import Fit
 from .compare import AveragedFit, Comparison, mix_draws
 from .predict import (
@@ -74,7 +75,7 @@ class Allocation:
     draws: xr.Dataset
     law: str
     method: str
-    ci_prob: float = 0.8
+    ci_prob: float = CI_PROB
 
     @property
     def budgets(self) -> np.ndarray:
@@ -161,7 +162,7 @@ def compute_optimal(
     *,
     C: float | Sequence[float] | np.ndarray,
     n_grid: int = 256,
-    ci_prob: float = 0.8,
+    ci_prob: float = CI_PROB,
     method: Literal["auto", "closed_form", "numerical"] = "auto",
 ) -> Allocation:
     """Posterior of the compute-optimal model size and token count at fixed training compute.
@@ -365,7 +366,7 @@ def decide(
     *,
     target: float | None = None,
     baseline: float | Sequence[float] | Mapping[str, float] | None = None,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     kind: Literal["mean", "new_run"] = "new_run",
     random_seed: int | None = None,
 ) -> pd.DataFrame:

@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._policy import CI_PROB, analysis_seed
+from ..laws.noise import runs_columns
 from ..results import Fit
 from ..runs import RunTable
 from ..runs.table import MissingColumnError
 from .compare import AveragedFit, Comparison, mix_draws
+from .predictive import SAMPLE_DIMS, Predictive, flat, noise_params, to_draws
 
 __all__ = [
     "ExtrapolationWarning",
     "PredictionInputError",
     "extrapolation_decades",
     "predict",
+    "predictive",
     "loss_draws",
+    "run_params",
+    "new_run_params",
     "loss_interval",
     "prob_below",
     "posterior_predictive",
@@ -32,7 +38,6 @@ __all__ = [
 ]
 
 ArrayLike = float | int | np.ndarray | list[float] | pd.Series
-SAMPLE_DIMS = ("chain", "draw")
 
 
 class PredictionInputError(ValueError):
@@ -139,17 +144,86 @@ def predict(fit: AnyFit, **inputs: ArrayLike | None) -> xr.DataArray:
     return _law_draws(fit, {k: fit.posterior[k] for k in fit.law.param_names}, **inputs)
 
 
-def _law_draws(fit: Fit, params: Mapping[str, xr.DataArray], **inputs: ArrayLike | None) -> xr.DataArray:
-    x = prediction_inputs(fit, **inputs)
+def _law_draws(fit: Fit, params: Mapping[str, xr.DataArray], _x: Mapping[str, xr.DataArray] | None = None,
+               **inputs: ArrayLike | None) -> xr.DataArray:
+    x = prediction_inputs(fit, **inputs) if _x is None else _x
     out = fit.law(**{k: x[k] for k in fit.law.inputs}, **params)
     out = out.transpose(*SAMPLE_DIMS, "point")
     return out.assign_coords({k: v.coords[k] for k, v in x.items()}).rename("loss")
 
 
 def _rng(fit: Fit, random_seed: int | None) -> np.random.Generator:
-    if random_seed is None:  # reproducible by default: derived from the fit's own seed
-        random_seed = int(fit.provenance.get("random_seed", 0)) + 7919
-    return np.random.default_rng(random_seed)
+    return np.random.default_rng(analysis_seed(fit, random_seed))
+
+
+def run_params(fit: Fit, run: Any) -> dict[str, xr.DataArray]:
+    """Natural-scale law parameters of one run in the fit, per draw (its run effects included)."""
+    post = fit.idata.posterior.dataset
+    ids = [str(r) for r in pd.unique(pd.Series(fit.runs.run_ids))]
+    if str(run) not in ids:
+        shown = ids[:10] + (["..."] if len(ids) > 10 else [])
+        raise PredictionInputError(f"run {run!r} is not in this fit; its runs are {shown}")
+    out = {k: post[k] for k in fit.law.param_names}
+    for k in fit.law.param_names:
+        if f"{k}_run" in post:
+            out[k] = post[f"{k}_run"].sel(run=str(run), drop=True)
+    return out
+
+
+def new_run_params(fit: Fit, rng: np.random.Generator) -> dict[str, xr.DataArray]:
+    """Natural-scale law parameters of a run that has not started, per draw: the law's values with
+    fresh run effects drawn from their fitted spread (the law's values when there are none)."""
+    post = fit.idata.posterior.dataset
+    out = {k: post[k] for k in fit.law.param_names}
+    if not fit.run_effects:
+        return out
+    law, noise = fit.law, fit.noise
+    shape = post.sizes["chain"], post.sizes["draw"]
+    log_pivot = {k: float(np.log(v)) for k, v in fit.pivot.items()}
+    at_pivot = {p.name: np.exp(post[f"{p.sampled_name}_pivot"]) if p.log and p.scale else post[p.name]
+                for p in law.parameters}
+    per_run = {}
+    for name in fit.run_effects:
+        z = xr.DataArray(rng.standard_normal(shape), dims=SAMPLE_DIMS)
+        per_run[name] = noise.run_value(noise.run_effect_kind(law, name, fit.priors), at_pivot[name],
+                                        post[f"{name}_run_sd"], z)
+    out.update(noise.natural_run_values(law, per_run, at_pivot, log_pivot))
+    return out
+
+
+def predictive(
+    fit: Fit,
+    *,
+    kind: Literal["mean", "new_run"] = "new_run",
+    random_seed: int | np.random.Generator | None = None,
+    **inputs: ArrayLike | None,
+) -> tuple[Predictive, xr.DataArray]:
+    """The predictive distribution of log loss at new inputs, per draw and point, with the law's
+    draws (dims ``(chain, draw, point)``, the inputs as coordinates) it is built on.
+
+    ``kind="new_run"``: the loss one new run would report, around the law (with fresh run effects
+    when the fit has them), with the observation model's new-run scale
+    (:meth:`bayescale.laws.noise.Structure.scale`) and family. ``kind="mean"``: the law's loss
+    alone (scale 0). ``random_seed`` is used only for fresh run effects.
+
+    Examples
+    --------
+    >>> pred, law_draws = predictive(fit, N=7e10, D=1.4e12)  # doctest: +SKIP
+    >>> np.exp(pred.interval(0.9))  # doctest: +SKIP
+    """
+    if kind not in ("mean", "new_run"):
+        raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    rng = random_seed if isinstance(random_seed, np.random.Generator) else _rng(fit, random_seed)
+    params = new_run_params(fit, rng) if kind == "new_run" and fit.run_effects else None
+    x = prediction_inputs(fit, **inputs)
+    mean = _law_draws(fit, params or {k: fit.posterior[k] for k in fit.law.param_names}, _x=x)
+    loc = np.log(flat(mean))
+    if kind == "mean":
+        return Predictive(loc, np.zeros((1, 1)), fit.noise.family), mean
+    p = noise_params(fit.idata.posterior.dataset, fit.noise.parameter_names)
+    columns = {k: v.values for k, v in x.items()}
+    f = fit.noise.struct.features(columns, runs_columns(fit.runs))
+    return Predictive(loc, fit.noise.new_run_scale(p, f), fit.noise.family, fit.noise.shape_params(p)), mean
 
 
 def loss_draws(
@@ -160,7 +234,7 @@ def loss_draws(
     **inputs: ArrayLike | None,
 ) -> xr.DataArray:
     """Posterior draws of the loss: the law's mean (``"mean"``), or a new run's observed loss
-    (``"new_run"``, the mean times the fitted multiplicative run-to-run noise).
+    (``"new_run"``: one draw from :func:`predictive` per posterior draw).
 
     For a fit to training curves, ``"new_run"`` is the loss of a new run at those inputs: fresh
     run effects (if the fit has them), a fresh run offset and the AR(1) residual's stationary
@@ -176,26 +250,12 @@ def loss_draws(
     if kind == "mean":
         return predict(fit, **inputs)
     rng = _rng(fit, random_seed)
-    post = fit.idata.posterior.dataset
-    if fit.run_effects:
-        from .curves import new_run_params
-
-        mean = _law_draws(fit, new_run_params(fit, rng), **inputs)
-    else:
-        mean = predict(fit, **inputs)
-    shape = mean.shape
-    if fit.noise == "ar1":  # run offset + stationary AR(1) residual, both normal
-        sd = np.sqrt(post["sigma"].values**2 + post["tau"].values**2)
-        return mean * np.exp(sd[..., None] * rng.standard_normal(shape))
-    if fit.likelihood == "student_t":
-        eps = rng.standard_t(post["nu"].values[..., None], size=shape)
-    else:
-        eps = rng.standard_normal(shape)
-    return mean * np.exp(post["sigma"].values[..., None] * eps)
+    pred, mean = predictive(fit, kind=kind, random_seed=rng, **inputs)
+    return to_draws(np.exp(pred.sample(rng)), mean)
 
 
 def interval(
-    draws: xr.DataArray, *, ci_prob: float = 0.9, ci_kind: Literal["hdi", "eti"] = "hdi"
+    draws: xr.DataArray, *, ci_prob: float = CI_PROB, ci_kind: Literal["hdi", "eti"] = "hdi"
 ) -> xr.DataArray:
     """Credible interval over ``(chain, draw)``: dims ``(..., ci_bound)`` with lower/upper."""
     if not 0 < ci_prob < 1:
@@ -210,7 +270,7 @@ def interval(
 def loss_interval(
     fit: AnyFit,
     *,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     ci_kind: Literal["hdi", "eti"] = "hdi",
     kind: Literal["mean", "new_run"] = "mean",
     random_seed: int | None = None,

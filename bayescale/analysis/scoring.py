@@ -14,23 +14,24 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import gammaln, logsumexp
+from scipy.special import logsumexp
 
 from ..results import Fit
-from .predict import SAMPLE_DIMS, ArrayLike, _rng, prediction_inputs
+from .predict import ArrayLike, predictive
+from .predictive import SAMPLE_DIMS, weighted_quantiles
 
 __all__ = [
     "CI_PROBS",
     "rmsle",
     "log_predictive_density",
-    "draw_mixture_log_density",
     "mixture_log_density",
     "mixture_quantiles",
     "coverage",
     "msce",
 ]
 
-#: The interval probabilities of the MSCE (Lee et al. 2025's calibration score).
+#: The interval probabilities of the MSCE (Lee et al. 2025's calibration score; the toolkit's own
+#: coverage tables use :data:`bayescale._policy.CI_PROBS`).
 CI_PROBS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -91,42 +92,10 @@ def log_predictive_density(
     >>> lpd.mean()  # the benchmark's LL  # doctest: +SKIP
     """
     log_y = np.log(np.atleast_1d(np.asarray(loss, dtype=float)))
-    post = fit.idata.posterior.dataset
-    x = prediction_inputs(fit, **inputs)
-    if fit.run_effects:
-        from .curves import new_run_params
-
-        params = new_run_params(fit, _rng(fit, random_seed))
-    else:
-        params = {k: post[k] for k in fit.law.param_names}
-    # the law on plain arrays, (chain, draw, 1) against (point,): xarray's per-operation alignment
-    # costs several times the arithmetic for iterative bodies such as m4's
-    mean = fit.law(**{k: x[k].values for k in fit.law.inputs},
-                   **{k: np.asarray(v.transpose(*SAMPLE_DIMS).values)[..., None] for k, v in params.items()})
-    mu = np.log(np.broadcast_to(mean, (post.sizes["chain"], post.sizes["draw"], x[fit.law.inputs[0]].size)))
-    if mu.shape[-1] != log_y.shape[0]:
-        raise ValueError(f"{log_y.shape[0]} losses for {mu.shape[-1]} points")
-    sd = post["sigma"].values
-    if fit.noise == "ar1":
-        sd = np.sqrt(sd**2 + post["tau"].values ** 2)
-    nu = post["nu"].values[..., None] if fit.likelihood == "student_t" else None
-    return draw_mixture_log_density(log_y, mu, sd[..., None], nu=nu)
-
-
-def draw_mixture_log_density(log_y: np.ndarray, mean: np.ndarray, sd: np.ndarray, *,
-                             nu: np.ndarray | None = None) -> np.ndarray:
-    """``log mean_s p(y | s)`` over draws, each draw's log y normal (Student-t with ``nu``) with
-    ``mean`` and ``sd`` (arrays ``(chain, draw, point)`` or broadcastable); the density of y itself,
-    so the Jacobian ``-log y`` is included. Returns one value per point."""
-    z = (log_y - mean) / sd
-    if nu is not None:
-        logp = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-                - (nu + 1) / 2 * np.log1p(z**2 / nu))
-    else:
-        logp = -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
-    logp = np.broadcast_to(logp - np.log(sd) - log_y, np.broadcast_shapes(z.shape, np.shape(sd)))
-    logp = logp.reshape(-1, logp.shape[-1])
-    return logsumexp(logp, axis=0) - np.log(logp.shape[0])
+    pred, _ = predictive(fit, kind="new_run", random_seed=random_seed, **inputs)
+    if pred.n_points != log_y.shape[0]:
+        raise ValueError(f"{log_y.shape[0]} losses for {pred.n_points} points")
+    return pred.logpdf(log_y) - log_y
 
 
 def mixture_log_density(
@@ -179,18 +148,10 @@ def mixture_quantiles(
         v = d.values.reshape(-1, *d.shape[2:])
         values.append(v)
         wts.append(np.full(v.shape[0], wk / v.shape[0]))
-    v = np.concatenate(values, axis=0)  # (sample, point)
-    wt = np.concatenate(wts)
-    order = np.argsort(v, axis=0)
-    v_sorted = np.take_along_axis(v, order, axis=0)
-    cw = np.cumsum(wt[order], axis=0)
-    mid = cw - wt[order] / 2  # (sample, point): where each sorted draw sits in the mixture CDF
     qs = np.atleast_1d(np.asarray(q, dtype=float))
     if np.any((qs < 0) | (qs > 1)):
         raise ValueError(f"quantiles must be in [0, 1], got {qs.tolist()}")
-    out = np.empty((len(qs), v.shape[1]))
-    for j in range(v.shape[1]):
-        out[:, j] = np.interp(qs, mid[:, j], v_sorted[:, j])
+    out = weighted_quantiles(np.concatenate(values, axis=0), qs, np.concatenate(wts))
     return out[0] if np.ndim(q) == 0 else out
 
 

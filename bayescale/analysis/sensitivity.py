@@ -33,6 +33,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats import psense
 
+from .._policy import CI_PROB
 from ..results import Fit
 from ..laws import Law, get_law
 from ..runs import RunTable
@@ -331,7 +332,7 @@ def prior_sensitivity(
     fit: Fit,
     *,
     alphas: Sequence[float] = (0.5, 0.8, 1.0, 1.25, 2.0),
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     kind: Literal["mean", "new_run"] = "new_run",
     var_names: Sequence[str] | None = None,
     random_seed: int | None = None,

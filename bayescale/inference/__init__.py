@@ -1,12 +1,11 @@
 """How laws are fitted: the only layer that builds PyMC models or samples."""
 
 from .many import FitFailure, FitManyError, FitManyResult, WorkerLawError, default_executor, fit_many
-from .model import LIKELIHOODS, build_model, pivots, resolve_priors
+from .model import build_model, pivots
 from ..results import Diagnosis, Fit, FitFileError, LawChangedWarning, MemoryUseWarning, SamplerWarning, diagnose, load_fit
 from .sampling import fit, sample_prior_predictive
 
 __all__ = [
-    "LIKELIHOODS",
     "Diagnosis",
     "Fit",
     "FitFailure",
@@ -24,6 +23,5 @@ __all__ = [
     "fit_many",
     "load_fit",
     "pivots",
-    "resolve_priors",
     "sample_prior_predictive",
 ]

@@ -23,21 +23,14 @@ import pymc as pm
 import xarray as xr
 
 from .. import __version__
-from ..laws import Law, get_law
-from ..laws.cards import card_priors
+from .._policy import check_seed, new_seed
+from ..laws import Law
+from ..laws.noise import Noise
+from ..laws.spec import ModelSpec
+from ..results import Fit, MemoryUseWarning, SamplerWarning, diagnose, make_attrs
 from ..runs import RunTable
 from ..runs.design import IdentifiabilityWarning, design_problems
-from .model import (
-    ModelData,
-    _build,
-    _check_structure,
-    build_model,
-    default_noise,
-    model_data,
-    pivots,
-    resolve_priors,
-)
-from ..results import Fit, MemoryUseWarning, SamplerWarning, diagnose, make_attrs
+from .model import ModelData, build, model_data, pivots
 
 __all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed", "SAMPLERS", "available_samplers",
            "default_sampler"]
@@ -113,14 +106,6 @@ def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
     return name
 
 
-PARAMETERIZATIONS = ("noncentered", "centered")
-
-
-def _check_parameterization(parameterization: str) -> None:
-    if parameterization not in PARAMETERIZATIONS:
-        raise ValueError(f"parameterization={parameterization!r} is not known; use one of {list(PARAMETERIZATIONS)}")
-
-
 def as_runs(runs: RunTable | pd.DataFrame) -> RunTable:
     """A RunTable as is; a DataFrame validated with the default column names."""
     if isinstance(runs, RunTable):
@@ -130,18 +115,13 @@ def as_runs(runs: RunTable | pd.DataFrame) -> RunTable:
     raise TypeError(f"expected a RunTable or a pandas DataFrame of runs, got {type(runs).__name__}")
 
 
-def new_seed() -> int:
-    """A fresh seed from the OS, to be recorded when the caller gave none."""
-    return int(np.random.SeedSequence().entropy % (2**31))
-
-
 def fit(
     runs: RunTable | pd.DataFrame,
     law: str | Law = "chinchilla",
     *,
     priors: Mapping[str, Any] | str | PathLike[str] | None = None,
     likelihood: str = "normal",
-    noise: str | None = None,
+    noise: Noise | str | None = None,
     run_effects: Sequence[str] = (),
     parameterization: str = "noncentered",
     sampler: str | None = None,
@@ -180,9 +160,13 @@ def fit(
         Priors neither given nor on the card keep their defaults. The card's name is recorded in
         ``fit.provenance["prior_card"]``.
     likelihood : {"normal", "student_t"}
-    noise : {"ar1", "iid"}, optional
-        Residual model for curve tables (default ``"ar1"``); final losses are always ``"iid"``.
-        See :func:`bayescale.inference.build_model`.
+    noise : str or Noise, optional
+        The residual structure: ``"iid"`` (final losses; the only choice there) or ``"ar1"`` (the
+        default for curve tables: a per-run offset integrated out, and residuals correlated along
+        each run), or any structure registered with :func:`bayescale.laws.noise.register_noise`;
+        or a whole :class:`bayescale.laws.noise.Noise` (family, structure, run effects,
+        parameterization), which then replaces ``likelihood``, ``run_effects`` and
+        ``parameterization``.
     run_effects : sequence of str
         Law parameters that vary from run to run, partially pooled (curve tables only), e.g.
         ``run_effects=("A", "alpha")`` with ``"curve_power"`` for hierarchical per-run curves.
@@ -250,25 +234,20 @@ def fit(
     'numpyro'
     """
     runs = as_runs(runs)
-    law = get_law(law)
-    noise = default_noise(runs) if noise is None else noise
-    run_effects = tuple(law.parameter(n).name for n in run_effects)
-    _check_structure(runs, law, noise, run_effects)
-    _check_parameterization(parameterization)
+    spec = ModelSpec.build(law, runs=runs, priors=priors, likelihood=likelihood, noise=noise,
+                           run_effects=run_effects, parameterization=parameterization)
+    law = spec.law
     runs.check_law(law)
     name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None))
     ll_kind = _log_likelihood_kind(log_likelihood)
     for problem in design_problems(runs, law):
         warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
-    card = card_priors(law, priors)[0]  # the card's name, for the provenance
-    resolved = resolve_priors(law, likelihood, priors, noise=noise, run_effects=run_effects)
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
-    data = model_data(runs, law, pivot=pivot, noise=noise, run_effects=run_effects)
-    seed = new_seed() if random_seed is None else int(random_seed)
+    data = model_data(runs, spec, pivot=pivot)
+    seed = new_seed() if random_seed is None else check_seed(random_seed)
     _warn_pointwise_size(ll_kind, data, chains * draws)
     sample_kwargs = _sampler_defaults(sample_kwargs, name, chains=chains)
-    structure = (law, resolved, likelihood, noise, run_effects, parameterization)
-    entry = _cached(structure, data)
+    entry = _cached(spec, data)
     with entry.lock:  # the cached model holds this fit's data until its log-likelihood is computed
         if entry.data is not data:
             with entry.model:
@@ -297,7 +276,7 @@ def fit(
             _add_log_likelihood(entry, idata, data, ll_kind)
     settings = {
         "sampler": name,
-        **({"parameterization": parameterization} if run_effects else {}),
+        **({"parameterization": spec.noise.parameterization} if spec.noise.run_effects else {}),
         "draws": draws,
         "tune": tune,
         "chains": chains,
@@ -311,11 +290,12 @@ def fit(
             law=law.name,
             law_spec=law.spec,
             law_source_hash=law.source_hash,
-            likelihood=likelihood,
-            noise=noise,
-            run_effects=list(run_effects),
-            priors={k: p.to_dict() for k, p in resolved.items()},
-            **({"prior_card": card} if card else {}),
+            likelihood=spec.noise.family,
+            noise=spec.noise.structure,
+            run_effects=list(spec.noise.run_effects),
+            noise_model=spec.noise.to_dict(),
+            priors={k: p.to_dict() for k, p in spec.priors_items},
+            **({"prior_card": spec.card} if spec.card else {}),
             pivot=pivot,
             data_hash=runs.data_hash,
             n_runs=int(data.n_runs if data.obs_dim == "checkpoint" else len(runs)),
@@ -324,8 +304,7 @@ def fit(
             random_seed=seed,
         )
     )
-    result = Fit(law=law, priors=resolved, likelihood=likelihood, runs=runs, idata=idata,
-                 pivot=pivot, noise=noise, run_effects=run_effects)
+    result = Fit(spec=spec, runs=runs, idata=idata, pivot=pivot)
     for problem in diagnose(result).problems:
         warnings.warn(f"{law.spec} fit: {problem}", SamplerWarning, stacklevel=2)
     return result
@@ -357,14 +336,14 @@ _COMPILED_MAX = 32
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(structure: tuple, data: ModelData) -> _Compiled:
-    """The cached model of this structure (built now, with ``data``, if there is none)."""
-    key = _structure_key(structure, data)
+def _cached(spec: ModelSpec, data: ModelData) -> _Compiled:
+    """The cached model of this spec (built now, with ``data``, if there is none)."""
+    key = _structure_key(spec, data)
     with _CACHE_LOCK:
         if key in _COMPILED:
             _COMPILED.move_to_end(key)
             return _COMPILED[key]
-        entry = _COMPILED[key] = _Compiled(_build(*structure[:5], data, structure[5]), data=data)
+        entry = _COMPILED[key] = _Compiled(build(spec, data), data=data)
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
         return entry
@@ -599,13 +578,12 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, k
             d: post[d].values for k in free_names for d in post[k].dims[2:]}}))
 
 
-def _structure_key(structure: tuple, data: ModelData) -> tuple:
-    law, priors, likelihood, noise, run_effects, parameterization = structure
-    prior_key = tuple(sorted((k, tuple(sorted(p.to_dict().items()))) for k, p in priors.items()))
+def _structure_key(spec: ModelSpec, data: ModelData) -> tuple:
+    prior_key = tuple(sorted((k, tuple(sorted(p.to_dict().items()))) for k, p in spec.priors_items))
     # per-run posterior variables fix the number of runs in the compiled model's output shapes
-    n_runs = data.n_runs if run_effects else None
-    return (law.spec, law.source_hash, prior_key, likelihood, noise, tuple(run_effects), parameterization, n_runs,
-            tuple(sorted(data.values)))
+    n_runs = data.n_runs if spec.noise.run_effects else None
+    noise = type(spec.noise.struct), spec.noise
+    return (spec.law.spec, spec.law.source_hash, prior_key, noise, n_runs, tuple(sorted(data.values)))
 
 
 def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
@@ -715,12 +693,12 @@ def _jsonable(v: Any) -> Any:
 
 
 def sample_prior_predictive(
-    runs: RunTable | pd.DataFrame,
+    runs: RunTable | pd.DataFrame | Fit,
     law: str | Law = "chinchilla",
     *,
     priors: Mapping[str, Any] | str | PathLike[str] | None = None,
     likelihood: str = "normal",
-    noise: str | None = None,
+    noise: Noise | str | None = None,
     run_effects: Sequence[str] = (),
     draws: int = 500,
     random_seed: int | None = None,
@@ -729,8 +707,9 @@ def sample_prior_predictive(
 
     Returns a DataTree with groups ``prior`` (natural-scale parameters included),
     ``prior_predictive`` (``log_loss``, dims ``chain, draw, run``) and ``observed_data``, ready
-    for ``arviz.plot_ppc_dist(..., group="prior_predictive")``. ``priors`` is as in
-    :func:`fit`: per-parameter priors, a prior card's name or path, or ``{"card": name, ...}``.
+    for ``arviz.plot_ppc_dist(..., group="prior_predictive")`` and
+    :func:`bayescale.plots.plot_prior_predictive`. ``priors`` is as in :func:`fit`; given a
+    :class:`Fit`, its runs, law, priors and observation model are used.
 
     Examples
     --------
@@ -739,11 +718,17 @@ def sample_prior_predictive(
     >>> prior.prior_predictive["log_loss"].dims
     ('chain', 'draw', 'run')
     """
-    runs = as_runs(runs)
-    model = build_model(runs, law, priors=priors, likelihood=likelihood, noise=noise,
-                        run_effects=run_effects)
-    seed = new_seed() if random_seed is None else int(random_seed)
+    if isinstance(runs, Fit):
+        spec, runs = runs.spec, runs.runs
+    else:
+        runs = as_runs(runs)
+        spec = ModelSpec.build(law, runs=runs, priors=priors, likelihood=likelihood, noise=noise,
+                               run_effects=run_effects)
+    runs.check_law(spec.law)
+    model = build(spec, model_data(runs, spec, pivot=pivots(runs, spec.law)))
+    seed = new_seed() if random_seed is None else check_seed(random_seed)
     with model:
         out = pm.sample_prior_predictive(draws=draws, random_seed=seed)
     out.attrs["bayescale_random_seed"] = seed
+    out.attrs["bayescale_law_spec"] = spec.law.spec
     return out

@@ -1,4 +1,5 @@
-"""What is fitted: scaling laws as small declarative objects (pure math, no PyMC model)."""
+"""What is fitted: scaling laws and observation models as small declarative objects (pure math, no
+PyMC model), and the spec that joins them with their priors."""
 
 from . import _ops as ops
 from .base import Law, LawError, Parameter, get_law, law, list_laws, register
@@ -6,7 +7,9 @@ from .cards import PriorCard, PriorCardError, list_prior_cards, list_priors, loa
 from .curves import broken_power_law, curve_power, kaplan_steps, m2, m4
 from .data_constrained import data_constrained
 from .final import chinchilla, kaplan, kaplan_power, power_law
+from .noise import Noise, NoiseError, Structure, list_noise, register_noise
 from .priors import Prior, PriorError
+from .spec import ModelSpec, resolve_priors
 
 __all__ = [
     "broken_power_law",
@@ -17,6 +20,13 @@ __all__ = [
     "m4",
     "Law",
     "LawError",
+    "ModelSpec",
+    "Noise",
+    "NoiseError",
+    "Structure",
+    "list_noise",
+    "register_noise",
+    "resolve_priors",
     "Parameter",
     "Prior",
     "PriorCard",

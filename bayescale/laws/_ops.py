@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate",
-    "is_symbolic",
+    "cumsum", "shift", "take", "is_symbolic",
 ]
 
 
@@ -110,3 +110,30 @@ def iterate(step: Callable[..., object], x0: object, *args: object, n: int) -> o
     for _ in range(n):
         x = op(x, *args)
     return x
+
+
+def cumsum(x):
+    """Cumulative sum along the last axis, on numpy or PyTensor input."""
+    if is_symbolic(x):
+        import pytensor.tensor as pt
+
+        return pt.cumsum(x, axis=-1)
+    return np.cumsum(x, axis=-1)
+
+
+def shift(x):
+    """Each element's predecessor along the last axis (the first element repeats itself): rows grouped
+    by run give each row the one before it, a shift rather than a gather."""
+    if is_symbolic(x):
+        import pytensor.tensor as pt
+
+        return pt.concatenate([x[..., :1], x[..., :-1]], axis=-1)
+    x = np.asarray(x)
+    return np.concatenate([x[..., :1], x[..., :-1]], axis=-1)
+
+
+def take(x, idx):
+    """``x[..., idx]``: elements of the last axis at integer positions ``idx``."""
+    if is_symbolic(x, idx):
+        return x[..., idx]
+    return np.take(x, idx, axis=-1)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .base import Law, LawError, get_law, list_laws
+from .noise import POSITIVE_FAMILIES, noise_parameters
 from .priors import LOCATION_FAMILIES, Prior, PriorError
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CARD_DISTRIBUTIONS",
-    "NOISE_PARAMETERS",
     "PriorCard",
     "PriorCardError",
     "card_priors",
@@ -51,10 +51,6 @@ __all__ = [
 #: Environment variable naming directories of user cards (searched before the shipped ones).
 ENV_VAR = "BAYESCALE_PRIORS"
 
-#: Sampled parameters that belong to the likelihood and noise model rather than the law: ``sigma`` (sd
-#: of log loss), ``nu`` (Student-t), ``tau`` and ``ell`` (run-aware noise for training curves). A card
-#: may also set ``<parameter>_run_sd`` for a law parameter that varies between runs.
-NOISE_PARAMETERS: tuple[str, ...] = ("sigma", "nu", "tau", "ell")
 
 _TOP_KEYS = ("law", "source", "notes", "priors")
 
@@ -89,9 +85,6 @@ CARD_DISTRIBUTIONS: dict[str, _Family] = {
     "Beta": _Family(("alpha", "beta"), positive=("alpha", "beta")),
 }
 
-#: Families whose support is positive (what a noise scale such as ``sigma`` needs).
-_POSITIVE_SUPPORT = ("HalfNormal", "LogNormal", "HalfStudentT", "HalfCauchy", "Gamma", "InverseGamma",
-                     "Exponential", "Weibull", "Beta")
 
 
 class PriorCardError(PriorError):
@@ -203,12 +196,12 @@ def _find_card(ref: str | PathLike[str], law: Law | None = None) -> tuple[Path, 
 
 def _sampled_names(law: Law) -> list[str]:
     """What a card for ``law`` may set: the law's sampled names, the noise parameters, run-effect sds."""
-    return ([p.sampled_name for p in law.parameters] + list(NOISE_PARAMETERS)
+    return ([p.sampled_name for p in law.parameters] + list(noise_parameters())
             + [f"{p.name}_run_sd" for p in law.parameters])
 
 
 def _valid_text(law: Law) -> str:
-    return (f"the law's {[p.sampled_name for p in law.parameters]}, the noise's {list(NOISE_PARAMETERS)} or "
+    return (f"the law's {[p.sampled_name for p in law.parameters]}, the noise's {list(noise_parameters())} or "
             f"'<parameter>_run_sd' for a run effect")
 
 
@@ -268,9 +261,10 @@ def _check_prior(where: str, law: Law, name: str, spec: Any) -> Prior:
                 "(e.g. dist = \"Normal\")")
     else:  # a noise scale or a run-to-run sd: positive support
         lower_ok = dist in ("Uniform", "TruncatedNormal") and spec.get("lower", -1.0) >= 0
-        if dist not in _POSITIVE_SUPPORT and not lower_ok:
+        positive = sorted(POSITIVE_FAMILIES & set(CARD_DISTRIBUTIONS))
+        if dist not in positive and not lower_ok:
             raise PriorCardError(f"{where}: {key} {dist}: {name} must be positive; use one of "
-                                 f"{sorted(_POSITIVE_SUPPORT)} (or Uniform/TruncatedNormal with lower >= 0)")
+                                 f"{positive} (or Uniform/TruncatedNormal with lower >= 0)")
     try:
         return Prior(dist, **spec)
     except PriorError as err:

@@ -11,6 +11,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._policy import CI_PROB
 from ..analysis.checks import (
     PARETO_K_MAX,
     PredictiveCheckError,
@@ -21,7 +22,6 @@ from ..analysis.checks import (
     uniform_ecdf_band,
 )
 from ..analysis.predict import posterior_predictive
-from ..inference import sample_prior_predictive
 from ..results import Fit
 
 __all__ = ["plot_ppc", "plot_prior_predictive", "plot_residuals", "plot_loo_pit"]
@@ -56,14 +56,14 @@ def _seed(fit: Fit | None, random_seed: int | None, offset: int) -> int:
 
 
 def _what(fit: Fit) -> str:
-    if fit.runs.curve_axis is not None or fit.is_curve_fit:
+    if fit.runs.is_curves:
         n_runs = len(np.unique(np.asarray(fit.runs.run_ids).astype(str)))
         return f"{len(fit.runs)} checkpoints of {n_runs} runs"
     return f"{len(fit.runs)} runs"
 
 
 def _unit(fit: Fit) -> str:
-    return "checkpoints" if fit.runs.curve_axis is not None or fit.is_curve_fit else "runs"
+    return "checkpoints" if fit.runs.is_curves else "runs"
 
 
 def _draw_ecdfs(ax: Axes, reps: np.ndarray, observed: np.ndarray, rep_label: str, color: str,
@@ -139,10 +139,10 @@ def plot_prior_predictive(
 
     Parameters
     ----------
-    fit_or_prior : Fit or xarray.DataTree
-        A fit (its law, priors, likelihood and noise model are simulated at its runs with
-        :func:`bayescale.sample_prior_predictive`), or the DataTree that function returns
-        (``prior_predictive`` and ``observed_data`` groups with ``log_loss``).
+    fit_or_prior : xarray.DataTree
+        What :func:`bayescale.sample_prior_predictive` returns (``prior_predictive`` and
+        ``observed_data`` groups with ``log_loss``); ``bs.sample_prior_predictive(fit)`` samples a
+        fit's law, priors and noise model at its runs.
     draws : int
         Simulated data sets shown (default 100).
     random_seed : int, optional
@@ -161,20 +161,20 @@ def plot_prior_predictive(
 
     Examples
     --------
-    >>> ax = plot_prior_predictive(fit, draws=100, random_seed=0)  # doctest: +SKIP
+    >>> ax = plot_prior_predictive(bs.sample_prior_predictive(fit, draws=100))  # doctest: +SKIP
     >>> prior = bs.sample_prior_predictive(runs, "chinchilla", random_seed=0)  # doctest: +SKIP
     >>> ax = plot_prior_predictive(prior)  # doctest: +SKIP
     """
     if isinstance(fit_or_prior, Fit):
-        fit = fit_or_prior
-        seed = _seed(fit, random_seed, 104729)
-        tree = sample_prior_predictive(fit.runs, fit.law, priors=dict(fit.priors), likelihood=fit.likelihood,
-                                       noise=fit.noise, run_effects=fit.run_effects, draws=draws,
-                                       random_seed=seed)
-        title = f"Prior predictive check of {fit.law.spec} ({fit.likelihood}) on {_what(fit)}"
-    elif isinstance(fit_or_prior, xr.DataTree):
+        raise TypeError(
+            "plot_prior_predictive draws prior predictive data sets, it does not sample them: pass "
+            "bs.sample_prior_predictive(fit, draws=100), which samples the fit's law, priors and noise "
+            "model at its runs"
+        )
+    if isinstance(fit_or_prior, xr.DataTree):
         tree, seed = fit_or_prior, _seed(None, random_seed, 0)
-        title = "Prior predictive check"
+        spec = tree.attrs.get("bayescale_law_spec")
+        title = f"Prior predictive check of {spec}" if spec else "Prior predictive check"
     else:
         raise TypeError(f"expected a Fit or the DataTree of bs.sample_prior_predictive, got "
                         f"{type(fit_or_prior).__name__}")
@@ -207,7 +207,7 @@ def plot_residuals(
     fit: Fit,
     *,
     against: Sequence[str] | None = None,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
 ) -> Figure:
     """Residuals on the log scale (``log loss - posterior median log L``) against each input.
 
@@ -247,7 +247,7 @@ def plot_residuals(
         )
     scale = table.attrs["scale"]
     runs = table["run"].astype(str).to_numpy()
-    curves = fit.runs.curve_axis is not None or fit.is_curve_fit
+    curves = fit.runs.is_curves
     run_names = list(dict.fromkeys(runs))
     colors = {r: f"C{i % 10}" for i, r in enumerate(run_names)} if curves else {}
     # the residual's interval from the law's: log y - [upper, lower] of log L
@@ -281,7 +281,7 @@ def plot_residuals(
     return fig
 
 
-def plot_loo_pit(fit: Fit, *, ci_prob: float = 0.95, random_seed: int = 0, ax: Axes | None = None) -> Axes:
+def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax: Axes | None = None) -> Axes:
     """The ECDF of the LOO-PIT values minus the uniform CDF, with a simultaneous ``ci_prob`` band.
 
     The band (:func:`bayescale.analysis.checks.uniform_ecdf_band`) is simultaneous: the ECDF of

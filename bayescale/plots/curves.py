@@ -13,6 +13,7 @@ from matplotlib.colors import ListedColormap, LogNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .._policy import CI_PROB
 from ..analysis import forecast_draws, interval, run_offset_draws, run_params
 from ..results import Fit
 from .fits import _loss_axis
@@ -76,7 +77,7 @@ def plot_curves(
     *,
     runs: Sequence[Any] | None = None,
     until: float | Mapping[Any, float] | None = None,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     ax: Axes | None = None,
     n_grid: int = 50,
     random_seed: int | None = None,
@@ -175,7 +176,7 @@ def plot_curves(
         grid = np.geomspace(x.min(), x.max(), n_grid) if x.max() > x.min() else x[:1]
         params = run_params(fit, run)
         draws = fit.law(**_inputs_along(mine, fit, axis, grid), **params).transpose(*SAMPLE_DIMS, "point")
-        if fit.noise == "ar1":  # the run's own curve: the law times its offset
+        if fit.noise.structure == "ar1":  # the run's own curve: the law times its offset
             draws = draws * np.exp(run_offset_draws(fit, run, random_seed=random_seed))
         _band(ax, grid, draws, ci_prob, colour, dashed=False, gid=f"fit:{run}")
         target = targets.get(run)
@@ -199,7 +200,7 @@ def plot_curves(
     ax.set_xlabel(AXIS_LABELS[axis])
     ax.set_ylabel("loss")
     shown = f"{len(chosen)} of {len(ids)} runs" if len(chosen) < len(ids) else f"{len(ids)} runs"
-    ax.set_title(f"{fit.law.spec} fit to training curves ({shown}, noise {fit.noise})")
+    ax.set_title(f"{fit.law.spec} fit to training curves ({shown}, noise {fit.noise.structure})")
     grey = "0.35"
     handles = [Line2D([], [], color=grey, marker="o", ls="none", ms=4, label="checkpoints"),
                Line2D([], [], color=grey, lw=1.4, label="fitted curve (median)"),

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 
+from .._policy import CI_PROB
 from ..analysis.compare import AveragedFit, Comparison
 from ..analysis.decide import compute_optimal
 from ..analysis.predict import SAMPLE_DIMS, _as_fit, loss_draws
@@ -28,7 +29,7 @@ def plot_isoflop(
     C: float | Sequence[float],
     n_points: int = 100,
     N_range: tuple[float, float] | None = None,
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     ax: Axes | None = None,
 ) -> Axes:
     """IsoFLOP profiles: the loss against model size N at fixed training compute, with the

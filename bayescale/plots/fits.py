@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 
+from .._policy import CI_PROB
 from ..analysis import interval, loss_draws
 from ..results import Fit
 
@@ -46,7 +47,7 @@ def plot_fit(
     fit: Fit,
     *,
     x: str = "D",
-    ci_prob: float = 0.9,
+    ci_prob: float = CI_PROB,
     ax: Axes | None = None,
     n_grid: int = 60,
 ) -> Axes:

@@ -14,8 +14,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._policy import CI_PROB
 from ..laws import Law, Prior, get_law
+from ..laws.noise import Noise
+from ..laws.spec import ModelSpec
 from ..runs import RunTable
+from .diagnostics import diagnose
 
 __all__ = ["Fit", "load_fit", "SamplerWarning", "LawChangedWarning", "FitFileError"]
 
@@ -42,30 +46,43 @@ class Fit:
 
     Attributes
     ----------
-    law : Law
-    priors : dict of str to Prior
-        The priors actually used, keyed by sampled name.
-    likelihood : str
+    spec : ModelSpec
+        What was fitted: the law, the observation model (:class:`bayescale.laws.noise.Noise`) and
+        the priors actually used, keyed by sampled name.
     runs : RunTable
     idata : xarray.DataTree
         ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` groups; root attrs
         hold the provenance (see :attr:`provenance`).
     pivot : dict of str to float
         The inputs' pivots used for sampling.
-    noise : {"iid", "ar1"}
-        Residual model: independent, or per-run offset plus AR(1) along each run (curves).
-    run_effects : tuple of str
-        Law parameters that vary from run to run (partially pooled), for curve fits.
     """
 
-    law: Law
-    priors: Mapping[str, Prior]
-    likelihood: str
+    spec: ModelSpec
     runs: RunTable
     idata: xr.DataTree
     pivot: Mapping[str, float] = field(default_factory=dict)
-    noise: str = "iid"
-    run_effects: tuple[str, ...] = ()
+
+    @property
+    def law(self) -> Law:
+        return self.spec.law
+
+    @property
+    def priors(self) -> dict[str, Prior]:
+        return self.spec.priors
+
+    @property
+    def noise(self) -> Noise:
+        """The observation model: family, structure, run effects, parameterization."""
+        return self.spec.noise
+
+    @property
+    def likelihood(self) -> str:
+        """The family of log loss (``"normal"`` or ``"student_t"``)."""
+        return self.spec.noise.family
+
+    @property
+    def run_effects(self) -> tuple[str, ...]:
+        return self.spec.noise.run_effects
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -74,19 +91,14 @@ class Fit:
 
     @property
     def noise_names(self) -> tuple[str, ...]:
-        """Noise parameters: ``sigma`` (and ``nu``); ``tau``, ``ell`` for run-aware curve noise;
-        ``<name>_run_sd`` for each run effect."""
-        names = ("sigma", "nu") if self.likelihood == "student_t" else ("sigma",)
-        if self.noise == "ar1":
-            names += ("tau", "ell")
-        return names + tuple(f"{n}_run_sd" for n in self.run_effects)
+        """The observation model's parameters (``sigma``, ``nu``, ``tau``, ``ell``...; ``<name>_run_sd``
+        for each run effect)."""
+        return self.spec.noise.names()
 
     @property
     def is_curve_fit(self) -> bool:
-        """True when the fit was made on a table of checkpoints."""
-        if self.noise == "ar1":
-            return True
-        return "observed_data" in self.idata.children and "checkpoint" in self.idata.observed_data.dims
+        """True when the fit was made on a table of training curves."""
+        return self.runs.is_curves
 
     @property
     def var_names(self) -> list[str]:
@@ -98,7 +110,7 @@ class Fit:
         """Posterior draws of the natural-scale parameters, dims ``(chain, draw)``."""
         return self.idata.posterior.dataset[self.var_names]
 
-    def summary(self, *, ci_prob: float = 0.94, ci_kind: str = "hdi") -> pd.DataFrame:
+    def summary(self, *, ci_prob: float = CI_PROB, ci_kind: str = "hdi") -> pd.DataFrame:
         """Posterior summary per natural-scale parameter.
 
         Columns: mean, sd, the interval bounds, ess_bulk, ess_tail, r_hat (unrounded).
@@ -114,8 +126,6 @@ class Fit:
     def diagnostics(self) -> dict[str, float]:
         """The sampler's numbers: divergences, largest R-hat, smallest bulk and tail ESS, tree-depth
         saturation, mean tree depth, smallest E-BFMI. :func:`bayescale.diagnose` gives the verdict."""
-        from .diagnostics import diagnose
-
         d = diagnose(self).to_dict()
         return {k: v for k, v in d.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
@@ -128,7 +138,7 @@ class Fit:
     def __repr__(self) -> str:
         post = self.idata.posterior.sizes
         what = (f"{len(self.runs)} checkpoints of {self.runs.to_dataframe()['run'].nunique()} runs, "
-                f"noise {self.noise}" if self.is_curve_fit else f"{len(self.runs)} runs")
+                f"noise {self.noise.structure}" if self.is_curve_fit else f"{len(self.runs)} runs")
         return (
             f"<Fit {self.law.spec} ({self.likelihood}) on {what}: "
             f"{post['chain']} chains x {post['draw']} draws>"
@@ -137,7 +147,7 @@ class Fit:
 
 # -- provenance and netCDF -------------------------------------------------------------------
 
-_JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived", "run_effects")
+_JSON_ATTRS = ("priors", "pivot", "sampler", "law_spec_dict", "derived", "run_effects", "noise_model")
 
 
 def make_attrs(**attrs: Any) -> dict[str, Any]:
@@ -232,8 +242,11 @@ def load_fit(path: str | PathLike[str]) -> Fit:
     runs = _runs_from_dataset(tree["runs"].to_dataset())
     idata = tree.copy()
     del idata["runs"]
-    priors = {k: Prior.from_dict(v) for k, v in meta["priors"].items()}
-    return Fit(law=law, priors=priors, likelihood=meta["likelihood"], runs=runs,
-               idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()},
-               noise=meta.get("noise", "iid"), run_effects=tuple(meta.get("run_effects", ())))
+    priors = tuple((k, Prior.from_dict(v)) for k, v in meta["priors"].items())
+    noise = Noise.from_dict(meta.get("noise_model") or {
+        "family": meta["likelihood"], "structure": meta.get("noise", "iid"),
+        "run_effects": meta.get("run_effects", ()),
+        "parameterization": meta.get("sampler", {}).get("parameterization", "noncentered")})
+    spec = ModelSpec(law, noise, priors, meta.get("prior_card"))
+    return Fit(spec=spec, runs=runs, idata=idata, pivot={k: float(v) for k, v in meta["pivot"].items()})
 

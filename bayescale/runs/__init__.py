@@ -2,7 +2,7 @@
 
 from . import datasets
 from .design import IdentifiabilityWarning, design_problems
-from .simulate import simulate_curves
+from .simulate import isoflop_design, simulate_curves, simulate_runs
 from .table import (
     CurveOrderError,
     MissingColumnError,
@@ -26,5 +26,7 @@ __all__ = [
     "TooFewSizesError",
     "datasets",
     "design_problems",
+    "isoflop_design",
     "simulate_curves",
+    "simulate_runs",
 ]

@@ -132,6 +132,11 @@ class RunTable:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("RunTable is immutable; its methods return new tables")
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle as the DataFrame, ``derived``, ``source`` and ``curve_axis``; unpickling validates
+        the table again, as the constructor does."""
+        return _unpickle_run_table, (self._df, dict(self._derived), self._source, self._curve_axis)
+
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_dataframe(
@@ -399,6 +404,12 @@ class RunTable:
         """``"step"`` or ``"D"`` (tokens seen) for a table of checkpoints; None for final losses."""
         return self._curve_axis
 
+    @property
+    def is_curves(self) -> bool:
+        """True for a table of training curves (some run has several checkpoints); False for final
+        losses, one row per run, whatever the axis: the one answer to "curves or final losses?"."""
+        return self._curve_axis is not None and bool(self._df["run"].nunique() < len(self._df))
+
     def _require_curves(self, what: str) -> str:
         if self._curve_axis is None:
             raise RunTableError(
@@ -508,6 +519,11 @@ class RunTable:
         if "run" in self._df.columns:
             h.update("\x1f".join(map(str, self._df["run"])).encode())
         return h.hexdigest()
+
+
+def _unpickle_run_table(df: pd.DataFrame, derived: Mapping[str, str], source: str | None,
+                        curve_axis: str | None) -> RunTable:
+    return RunTable(df, derived=derived, source=source, curve_axis=curve_axis)
 
 
 def _numeric_column(col: pd.Series, name: str, where: str) -> pd.Series:

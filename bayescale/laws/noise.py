@@ -1,0 +1,521 @@
+"""The observation model: how observed losses scatter around the law, declared once.
+
+A law says what the loss should be; a :class:`Noise` says how runs report it. It is a small frozen
+value made of four declared pieces:
+
+- a **family** on log loss (``"normal"``, ``"student_t"``), with its shape parameters (``nu``);
+- a **structure** (``"iid"``, ``"ar1"``, or one you register): the noise parameters it samples and,
+  written once each, its math. ``conditional`` is the density of each observation given the earlier
+  ones of its run (the same body builds the PyTensor model and runs on numpy); ``scale`` is the
+  spread of one new run's log loss at new inputs (predictions, scores, backtests, calibration);
+  ``simulate`` draws data sets from it;
+- **run effects**: law parameters that vary from run to run (curve tables);
+- the **parameterization** of those run effects.
+
+Like laws, structures live in a registry (:func:`register_noise`, :func:`list_noise`): every part of
+bayescale reads the structure's declared parameters and methods, so adding one (a noise whose scale
+grows with compute, say) touches one module.
+
+Everything here is numpy and the :mod:`~bayescale.laws._ops` shim: no PyMC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import gammaln, ndtr, ndtri, stdtr, stdtrit
+
+from . import _ops as ops
+from .base import Law, LawError
+from .priors import Prior
+
+__all__ = [
+    "NoiseParameter",
+    "Family",
+    "Structure",
+    "Noise",
+    "NoiseError",
+    "FAMILIES",
+    "STRUCTURES",
+    "RUN_EFFECT_SD",
+    "PARAMETERIZATIONS",
+    "register_noise",
+    "list_noise",
+    "get_noise",
+]
+
+
+class NoiseError(ValueError):
+    """An observation model that is unknown or does not fit the run table."""
+
+
+@dataclass(frozen=True)
+class NoiseParameter:
+    """A parameter of the observation model: its name as sampled, default prior and meaning."""
+
+    name: str
+    prior: Prior
+    doc: str
+    positive: bool = True
+
+
+# -- families -----------------------------------------------------------------------------------
+
+
+class Family:
+    """A location-scale family of log loss. Methods take the standardised value
+    ``z = (log y - loc) / scale`` and the family's shape parameters by name."""
+
+    name: ClassVar[str]
+    pymc: ClassVar[str]  # the PyMC distribution class that takes mu, sigma and the shape parameters
+    parameters: ClassVar[tuple[NoiseParameter, ...]] = ()
+
+    def logpdf(self, z: Any, **shape: Any) -> Any:
+        raise NotImplementedError
+
+    def cdf(self, z: Any, **shape: Any) -> Any:
+        raise NotImplementedError
+
+    def ppf(self, q: Any, **shape: Any) -> Any:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, size: tuple[int, ...], **shape: Any) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Normal(Family):
+    name = "normal"
+    pymc = "Normal"
+
+    def logpdf(self, z, **shape):
+        return -0.5 * z**2 - 0.5 * math.log(2 * math.pi)
+
+    def cdf(self, z, **shape):
+        return ndtr(z)
+
+    def ppf(self, q, **shape):
+        return ndtri(q)
+
+    def sample(self, rng, size, **shape):
+        return rng.standard_normal(size)
+
+
+class StudentT(Family):
+    name = "student_t"
+    pymc = "StudentT"
+    # nu ~ Gamma(2, 0.1) (Juarez & Steel 2010): mean 20, allows heavy tails when outliers need it.
+    parameters = (NoiseParameter("nu", Prior("Gamma", alpha=2.0, beta=0.1), "degrees of freedom of the Student-t"),)
+
+    def logpdf(self, z, *, nu, **shape):
+        return gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - (nu + 1) / 2 * np.log1p(z**2 / nu)
+
+    def cdf(self, z, *, nu, **shape):
+        return stdtr(nu, z)
+
+    def ppf(self, q, *, nu, **shape):
+        return stdtrit(nu, q)
+
+    def sample(self, rng, size, *, nu, **shape):
+        return rng.standard_t(np.broadcast_to(nu, size), size=size)
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (Normal(), StudentT())}
+
+# -- structures ---------------------------------------------------------------------------------
+
+#: The sd of log loss: 0.1 = 10% multiplicative noise; runs of one study scatter by ~1-3%.
+SIGMA = NoiseParameter("sigma", Prior("HalfNormal", sigma=0.1), "sd of log loss around the law")
+
+
+class Structure:
+    """How residuals of log loss are structured. Subclass, declare ``name``, ``parameters`` and
+    ``doc``, override what differs from independent noise, and :func:`register_noise` it.
+
+    Parameter values ``p`` arrive by name: PyTensor scalars in the model, numpy arrays of shape
+    ``(draw, 1)`` (draws against points) in predictions. ``features`` are the per-point arrays the
+    structure reads from the runs' columns (``N``, ``D``, ``C``, ``step``...), computed by
+    :meth:`features` for the fitted runs and for new points alike.
+    """
+
+    name: ClassVar[str]
+    doc: ClassVar[str] = ""
+    parameters: ClassVar[tuple[NoiseParameter, ...]] = (SIGMA,)
+    curves_only: ClassVar[bool] = False
+    #: Observations independent given the parameters (pointwise LOO-PIT is then exact).
+    independent: ClassVar[bool] = True
+    #: What :meth:`scale` is, in words (plots and tables name it).
+    scale_doc: ClassVar[str] = "sigma"
+
+    def features(self, columns: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-point arrays the noise reads, from columns at those points (``reference``: the fitted
+        runs' columns, e.g. for a pivot). None by default."""
+        return {}
+
+    def model_data(self, runs: Any, order: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's extra ``pm.Data`` arrays for the fitted runs, rows in ``order``."""
+        cols = runs_columns(runs)
+        return {k: v[order] for k, v in self.features(cols, cols).items()}
+
+    def scale(self, p: Mapping[str, Any], f: Mapping[str, Any]) -> Any:
+        """Scale (sd for the normal family) of one new run's log loss around the law."""
+        return p["sigma"]
+
+    def conditional(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> tuple[Any, Any]:
+        """Location and scale of each observation's log loss given the earlier ones of its run."""
+        return mu, self.scale(p, d)
+
+    def simulate(self, rng: np.random.Generator, log_mu: np.ndarray, p: Mapping[str, Any],
+                 f: Mapping[str, np.ndarray], family: Family, shape: Mapping[str, Any],
+                 run_idx: np.ndarray | None = None, log_t: np.ndarray | None = None) -> np.ndarray:
+        """Log losses drawn around ``log_mu`` (last axis: points; rows of a run grouped, in order)."""
+        return log_mu + self.scale(p, f) * family.sample(rng, np.shape(log_mu), **shape)
+
+
+class IID(Structure):
+    name = "iid"
+    doc = "independent residuals: every row a run of its own (the only choice for final losses)"
+
+
+class AR1(Structure):
+    """Per-run offset plus residuals that follow a stationary AR(1) along each run, in continuous
+    time on the log of the curve axis (an Ornstein-Uhlenbeck process: two checkpoints correlate as
+    ``exp(-|log t1 - log t2| / ell)``, so uneven spacing and forecasts to any step are handled)."""
+
+    name = "ar1"
+    doc = "per-run offset (sd tau) plus AR(1) residuals along log(step) (sd sigma, correlation length ell)"
+    curves_only = True
+    independent = False
+    scale_doc = "sqrt(sigma^2 + tau^2)"
+    parameters = (
+        SIGMA,
+        # run offsets on log loss: seeds, data order and schedules move whole curves by ~1-5%
+        NoiseParameter("tau", Prior("HalfNormal", sigma=0.05), "sd of a run's offset of log loss"),
+        # correlation length in log(step): median 0.37 (consecutive checkpoints 10% apart correlate
+        # at ~0.77); 90% prior mass in 0.03-4.4
+        NoiseParameter("ell", Prior("LogNormal", mu=-1.0, sigma=1.5), "correlation length in log(step)"),
+    )
+
+    def model_data(self, runs, order):
+        idx = run_codes(runs)[0][order]
+        axis = runs.column(runs.curve_axis)[order]
+        if np.any(axis <= 0):
+            bad = np.sort(order[np.flatnonzero(axis <= 0)])[:5].tolist()
+            raise NoiseError(
+                f"noise='ar1' correlates checkpoints along log({runs.curve_axis}), which needs values > 0; "
+                f"rows at positions {bad} have {runs.curve_axis} = 0. Drop them with "
+                "runs.drop_warmup(steps=1) (or tokens=...)"
+            )
+        log_t = np.log(axis)
+        first = np.r_[True, idx[1:] != idx[:-1]]
+        pos = np.arange(len(idx))
+        return {"first": first.astype(float), "dlog_t": np.where(first, 1.0, log_t - np.roll(log_t, 1)),
+                "run_start": np.maximum.accumulate(np.where(first, pos, 0)).astype("int64")}
+
+    def scale(self, p, f):  # a new run: fresh offset and the residual's stationary spread
+        return ops.sqrt(p["sigma"] ** 2 + p["tau"] ** 2)
+
+    @staticmethod
+    def whiten(r: Any, first: Any, dlog: Any, sigma: Any, ell: Any) -> tuple[Any, Any, Any, Any]:
+        """``(rho, s, w, v)`` of residuals ``r`` grouped by run (last axis): given the run's offset u,
+        ``w_i - u v_i`` is iid N(0, 1), with ``w_i = (r_i - rho_i r_{i-1}) / s_i``,
+        ``v_i = (1 - rho_i) / s_i``, ``rho_i = exp(-dlog t_i / ell)``, ``s_i = sigma sqrt(1 - rho_i^2)``
+        (``rho = 0``, ``s = sigma`` at a run's first checkpoint)."""
+        rho = (1.0 - first) * ops.exp(-dlog / ell)
+        s = sigma * ops.sqrt(first + (1.0 - first) * -ops.expm1(-2.0 * dlog / ell))
+        r_prev = ops.shift(r)  # rows grouped by run: the previous one (rho = 0 at a run's start)
+        return rho, s, (r - rho * r_prev) / s, (1.0 - rho) / s
+
+    def conditional(self, mu, y, p, d):
+        """With u ~ N(0, tau) integrated out: after the run's earlier checkpoints u ~ N(A / P, 1 / P),
+        ``P = 1 / tau^2 + sum v_j^2``, ``A = sum v_j w_j``, so ``w_i ~ N(v_i A / P, 1 + v_i^2 / P)``.
+        The product of these is the exact joint density of each run (covariance
+        ``tau^2 11' + sigma^2 exp(-|dlog t| / ell)``)."""
+        r = y - mu
+        rho, s, w, v = self.whiten(r, d["first"], d["dlog_t"], p["sigma"], p["ell"])
+
+        def before(x):  # sum over the earlier checkpoints of the same run
+            exclusive = ops.cumsum(x) - x
+            return exclusive - ops.take(exclusive, d["run_start"])
+
+        precision = 1.0 / p["tau"] ** 2 + before(v**2)
+        mean = mu + rho * ops.shift(r) + s * v * before(v * w) / precision
+        return mean, s * ops.sqrt(1.0 + v**2 / precision)
+
+    def offset_posterior(self, r: np.ndarray, log_t: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sd of one run's offset given its residuals ``r`` (draws x checkpoints) at ``log_t``."""
+        first = np.r_[1.0, np.zeros(log_t.size - 1)]
+        dlog = np.r_[1.0, np.diff(log_t)]
+        _, _, w, v = self.whiten(r, first, dlog, p["sigma"], p["ell"])
+        precision = 1.0 / p["tau"][..., 0] ** 2 + (v**2).sum(-1)
+        return (v * w).sum(-1) / precision, 1.0 / np.sqrt(precision)
+
+    @staticmethod
+    def path(rng: np.random.Generator, log_t: np.ndarray, sigma: np.ndarray, ell: np.ndarray,
+             e0: np.ndarray | None = None, log_t0: float | None = None) -> np.ndarray:
+        """AR(1) residuals at increasing ``log_t`` (last axis), continuing from ``e0`` at ``log_t0``
+        (``e0=None``: a fresh stationary start). ``sigma``, ``ell`` broadcast against the draws."""
+        shape = np.broadcast_shapes(np.shape(sigma)[:-1], np.shape(ell)[:-1])
+        out = np.empty((*shape, log_t.size))
+        prev_e, prev_t = e0, log_t0
+        sigma, ell = sigma[..., 0], ell[..., 0]
+        for i, lt in enumerate(log_t):
+            z = rng.standard_normal(shape)
+            if prev_e is None:
+                e = sigma * z
+            else:
+                gap = lt - prev_t
+                e = np.exp(-gap / ell) * prev_e + sigma * np.sqrt(-np.expm1(-2.0 * gap / ell)) * z
+            out[..., i] = e
+            prev_e, prev_t = e, lt
+        return out
+
+    def simulate(self, rng, log_mu, p, f, family, shape, run_idx=None, log_t=None):
+        if run_idx is None or log_t is None:
+            raise NoiseError("noise='ar1' simulates runs: give run_idx and log_t (rows grouped by run)")
+        out = np.array(log_mu, dtype=float, copy=True)
+        lead = out.shape[:-1]
+        tau = np.asarray(p["tau"])[..., 0]
+        for r in np.unique(run_idx):
+            rows = np.flatnonzero(run_idx == r)
+            e = self.path(rng, log_t[rows], np.broadcast_to(p["sigma"], (*lead, 1)),
+                          np.broadcast_to(p["ell"], (*lead, 1)))
+            u = tau * rng.standard_normal(lead) if np.any(tau > 0) else 0.0  # no draw for tau = 0
+            out[..., rows] += np.asarray(u)[..., None] + e
+        return out
+
+
+STRUCTURES: dict[str, Structure] = {}
+
+
+def register_noise(structure: Structure | type[Structure], *, overwrite: bool = False) -> Structure:
+    """Register a noise structure by its ``name`` (a class or an instance); returns the instance.
+
+    Examples
+    --------
+    >>> class Flat(Structure):
+    ...     name = "doc_flat"
+    ...     doc = "iid noise, registered under another name"
+    >>> register_noise(Flat).name
+    'doc_flat'
+    """
+    inst = structure() if isinstance(structure, type) else structure
+    if not isinstance(inst, Structure):
+        raise TypeError(f"register_noise takes a Structure subclass, got {structure!r}")
+    if inst.name in STRUCTURES and not overwrite and type(STRUCTURES[inst.name]) is not type(inst):
+        raise NoiseError(f"noise structure {inst.name!r} is already registered; pass overwrite=True")
+    names = [q.name for q in inst.parameters]
+    if len(set(names)) != len(names):
+        raise NoiseError(f"noise structure {inst.name!r} declares a parameter twice: {names}")
+    STRUCTURES[inst.name] = inst
+    return inst
+
+
+register_noise(IID)
+register_noise(AR1)
+
+
+def list_noise() -> list[str]:
+    """Names of the registered noise structures."""
+    return sorted(STRUCTURES)
+
+
+# -- run effects --------------------------------------------------------------------------------
+
+#: Prior on the sd of a parameter's run-to-run variation (log scale for scale constants,
+#: multiplicative for positive parameters, additive otherwise).
+RUN_EFFECT_SD = Prior("HalfNormal", sigma=0.2)
+PARAMETERIZATIONS = ("noncentered", "centered")
+
+#: Prior families whose support is positive: their parameters vary multiplicatively between runs.
+POSITIVE_FAMILIES = frozenset({
+    "LogNormal", "HalfNormal", "Gamma", "Exponential", "HalfCauchy", "HalfStudentT", "InverseGamma",
+    "Weibull", "HalfFlat", "ChiSquared", "Pareto", "Chi", "Beta",
+})
+
+
+def noise_parameters() -> tuple[str, ...]:
+    """Every parameter name of every registered family and structure (``sigma``, ``nu``, ``tau``...)."""
+    names = [q.name for s in STRUCTURES.values() for q in s.parameters]
+    names += [q.name for f in FAMILIES.values() for q in f.parameters]
+    return tuple(dict.fromkeys(names))
+
+
+def run_codes(runs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Integer run index per row and the run ids in order of first appearance."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(runs.run_ids), sort=False)
+    return codes.astype("int64"), np.asarray(uniques)
+
+
+def runs_columns(runs: Any) -> dict[str, np.ndarray]:
+    """The numeric columns of a run table (N, D, C, step... that it has), as float arrays."""
+    df = runs.to_dataframe()
+    return {c: df[c].to_numpy(dtype=float) for c in ("N", "D", "C", "U", "step", "B") if c in df}
+
+
+# -- the observation model ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The observation model of a fit: family, structure, run effects and their parameterization.
+
+    Parameters
+    ----------
+    family : {"normal", "student_t"}
+        Distribution of log loss around its conditional location.
+    structure : str
+        A registered structure (:func:`list_noise`): ``"iid"`` or ``"ar1"`` (curve tables).
+    run_effects : tuple of str
+        Law parameters that vary from run to run, partially pooled (curve tables).
+    parameterization : {"noncentered", "centered"}
+        Of the run effects.
+
+    Examples
+    --------
+    >>> Noise("student_t", "ar1").parameter_names
+    ('sigma', 'tau', 'ell', 'nu')
+    >>> Noise.from_dict(Noise("normal", "iid").to_dict())
+    Noise(family='normal', structure='iid', run_effects=(), parameterization='noncentered')
+    """
+
+    family: str = "normal"
+    structure: str = "iid"
+    run_effects: tuple[str, ...] = field(default=())
+    parameterization: str = "noncentered"
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise NoiseError(f"likelihood={self.family!r} is not known; use one of {sorted(FAMILIES)}")
+        if self.structure not in STRUCTURES:
+            raise NoiseError(f"noise={self.structure!r} is not known; use one of {list_noise()}")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise NoiseError(f"parameterization={self.parameterization!r} is not known; use one of "
+                             f"{list(PARAMETERIZATIONS)}")
+        object.__setattr__(self, "run_effects", tuple(self.run_effects))
+
+    # declared pieces
+    @property
+    def fam(self) -> Family:
+        return FAMILIES[self.family]
+
+    @property
+    def struct(self) -> Structure:
+        return STRUCTURES[self.structure]
+
+    @property
+    def parameters(self) -> tuple[NoiseParameter, ...]:
+        """The structure's, then the family's noise parameters (run-effect sds not included)."""
+        return (*self.struct.parameters, *self.fam.parameters)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(q.name for q in self.parameters)
+
+    def names(self) -> tuple[str, ...]:
+        """Every noise parameter a fit samples, run-effect sds last (``<name>_run_sd``)."""
+        return (*self.parameter_names, *(f"{n}_run_sd" for n in self.run_effects))
+
+    def default_priors(self, law: Law) -> dict[str, Prior]:
+        out = {q.name: q.prior for q in self.parameters}
+        out.update({f"{law.parameter(n).name}_run_sd": RUN_EFFECT_SD for n in self.run_effects})
+        return out
+
+    def with_law(self, law: Law) -> Noise:
+        """Run effects named as the law names its parameters (raises naming the law's parameters)."""
+        return replace(self, run_effects=tuple(law.parameter(n).name for n in self.run_effects))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "structure": self.structure, "run_effects": list(self.run_effects),
+                "parameterization": self.parameterization}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Noise:
+        return cls(d.get("family", "normal"), d.get("structure", "iid"), tuple(d.get("run_effects", ())),
+                   d.get("parameterization", "noncentered"))
+
+    # checks
+    def check(self, runs: Any, law: Law) -> None:
+        """Raise :class:`NoiseError` when this model does not fit the table (curve noise or run
+        effects on final losses, run effects naming no parameter of the law)."""
+        if not runs.is_curves:
+            if self.struct.curves_only:
+                raise NoiseError(
+                    f"noise={self.structure!r} models checkpoints along a run, but this table holds one final "
+                    "loss per run; use noise='iid' (the default), or build a curve table with run= and "
+                    "step=/tokens="
+                )
+            if self.run_effects:
+                raise NoiseError("run_effects need several checkpoints per run; this table holds one final loss per run")
+        for name in self.run_effects:
+            try:
+                law.parameter(name)
+            except LawError as err:
+                raise NoiseError(str(err)) from None
+
+    # math on numpy draws
+    def shape_params(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {q.name: p[q.name] for q in self.fam.parameters}
+
+    def new_run_scale(self, p: Mapping[str, Any], f: Mapping[str, Any]) -> Any:
+        return self.struct.scale(p, f)
+
+    def run_effect_kind(self, law: Law, name: str, priors: Mapping[str, Prior]) -> str:
+        """How parameter ``name`` varies between runs: ``"log"`` (scale constants: additive on the
+        log scale), ``"mult"`` (positive parameters: multiplicative) or ``"add"``."""
+        q = law.parameter(name)
+        if q.log:
+            return "log"
+        return "mult" if priors[q.sampled_name].dist in POSITIVE_FAMILIES else "add"
+
+    def run_value(self, kind: str, at_pivot: Any, sd: Any, z: Any) -> Any:
+        """One run's value at the pivot: the population's moved by ``sd * z`` (additively, or on
+        the log scale)."""
+        return at_pivot + sd * z if kind == "add" else at_pivot * ops.exp(sd * z)
+
+    def run_affected(self, law: Law) -> tuple[str, ...]:
+        """Parameters whose natural value differs between runs: the run effects, and scale constants
+        whose pivot shift depends on an exponent that varies between runs."""
+        names = set(self.run_effects)
+        for q in law.parameters:
+            if q.log and any(isinstance(w, str) and w in self.run_effects for w in q.scale.values()):
+                names.add(q.name)
+        return tuple(n for n in law.param_names if n in names)
+
+    def natural_run_values(self, law: Law, per_run: Mapping[str, Any], at_pivot: Mapping[str, Any],
+                           log_pivot: Mapping[str, Any]) -> dict[str, Any]:
+        """Natural-scale values of the run-affected parameters from per-run values at the pivot."""
+        exps = {k: per_run.get(k, at_pivot[k]) for k in law.param_names if not law.parameter(k).log}
+        out = {}
+        for name in self.run_affected(law):
+            q = law.parameter(name)
+            value = per_run.get(name, at_pivot[name])
+            if q.log and q.scale:
+                value = value * ops.exp(law.log_pivot_shift(q, exps, log_pivot))
+            out[name] = value
+        return out
+
+    def simulate(self, rng: np.random.Generator, log_mu: np.ndarray, p: Mapping[str, Any],
+                 f: Mapping[str, np.ndarray] | None = None, *, run_idx: np.ndarray | None = None,
+                 log_t: np.ndarray | None = None) -> np.ndarray:
+        """Draws of log loss around ``log_mu`` (``(..., point)``), parameters ``p`` as ``(..., 1)``."""
+        return self.struct.simulate(rng, log_mu, p, f or {}, self.fam, self.shape_params(p),
+                                    run_idx=run_idx, log_t=log_t)
+
+
+def get_noise(noise: Noise | str | None = None, likelihood: str = "normal", *,
+              runs: Any = None, run_effects: Sequence[str] = (), parameterization: str = "noncentered") -> Noise:
+    """A :class:`Noise` from ``bs.fit``'s keywords: ``noise`` a Noise, a structure name or None (the
+    default: ``"ar1"`` for curve tables, ``"iid"`` for final losses)."""
+    if isinstance(noise, Noise):
+        return noise
+    if isinstance(noise, Mapping):
+        return Noise.from_dict(noise)
+    if noise is None:
+        noise = "ar1" if runs is not None and runs.is_curves else "iid"
+    return Noise(likelihood, noise, tuple(run_effects), parameterization)
