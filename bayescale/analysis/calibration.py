@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._policy import CI_PROBS, SERIAL
+from .._policy import CI_PROBS, SERIAL, check_seed, new_seed
 from ..laws import Law, get_law
 from ..laws.noise import Noise
 from ..results import Fit, SamplerWarning
@@ -71,12 +71,15 @@ class Calibration:
     ci_probs : tuple of float
     source : str
         ``"prior"`` or ``"fixed parameters"``.
+    random_seed : int
+        The seed everything was drawn from (drawn from the OS and recorded when none was given).
     """
 
     def __init__(self, datasets: pd.DataFrame, points: pd.DataFrame, skipped: pd.DataFrame, *,
                  ci_probs: Sequence[float], law: str, source: str, holdout: str,
-                 train_loss_range: tuple[float, float] | None) -> None:
+                 train_loss_range: tuple[float, float] | None, random_seed: int | None = None) -> None:
         self.datasets = datasets
+        self.random_seed = random_seed
         self.points = points
         self.skipped = skipped
         self.ci_probs = tuple(float(p) for p in ci_probs)
@@ -234,7 +237,7 @@ def calibrate(
         ``random_seed``.
     random_seed : int, optional
         Seeds the prior draws and, through one derived seed per candidate, each data set's noise
-        and fit.
+        and fit; drawn from the OS when not given, and recorded (``.random_seed``).
     progressbar : bool
         Print one line per data set, as each fit finishes.
     executor : concurrent.futures.Executor, "serial" or None
@@ -281,6 +284,7 @@ def calibrate(
     kwargs = {**defaults, **given, "priors": priors, "likelihood": likelihood}
     mask = holdout_mask(design, holdout)
     n_candidates = _CANDIDATES_PER_DATASET * int(n_datasets)
+    random_seed = new_seed() if random_seed is None else check_seed(random_seed)
     root = np.random.SeedSequence(random_seed)
     prior_seed, *seeds = (int(s) for s in root.generate_state(n_candidates + 1) % (2**31))
     inputs = {k: design.column(k) for k in law_obj.inputs}
@@ -382,4 +386,5 @@ def calibrate(
         pd.DataFrame(rows), pts, pd.DataFrame(skipped, columns=["candidate", "seed", "reason"]),
         ci_probs=ci_probs, law=law if isinstance(law, str) else law_obj.spec, source=source,
         holdout=_describe_holdout(design, holdout, "C", mask), train_loss_range=train_loss_range,
+        random_seed=random_seed,
     )

@@ -5,19 +5,16 @@ processes, and returns the results in task order with each task's failure and wa
 its own slot. It schedules nothing itself: a ``ProcessPoolExecutor`` on one machine, a Dask
 ``distributed`` or Ray executor on a cluster, or ``"serial"`` to run in this process.
 
-Transport. Fits, laws, run tables and priors are immutable objects that the standard pickler
-cannot copy; :func:`fit_many` sends them between processes as plain data (a law by its
-registered name and source hash, a run table as its DataFrame, a prior as its dict, a fit's
-posterior as its ``DataTree``) and rebuilds them on the other side. This is in-memory transport
-between processes of one computation, never a file: fits are still saved as netCDF only.
+Transport. Tasks and results travel between processes with the standard pickle: laws, run
+tables and priors pickle themselves as plain data (a law by its registered name and source hash,
+a run table as its DataFrame, a prior as its dict) and a fit as those and its ``DataTree``. This
+is in-memory transport between processes of one computation, never a file: fits are still saved
+as netCDF only.
 """
 
 from __future__ import annotations
 
-import copyreg
 import dataclasses
-import importlib
-import io
 import multiprocessing
 import os
 import pickle
@@ -33,7 +30,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..laws import Law, LawError, Prior, get_law
+from ..laws import Law
+from ..laws.base import WorkerLawError
 from ..runs import RunTable
 from ..runs.design import IdentifiabilityWarning
 from ..results import Fit, SamplerWarning
@@ -50,7 +48,7 @@ __all__ = [
 ]
 
 #: The ``executor`` that runs every task in this process, one after another.
-SERIAL = "serial"
+from .._policy import SERIAL  # noqa: E402 - "serial": fits one after another in this process
 
 #: Start method of the default process pool (see :func:`default_executor`).
 START_METHOD = "spawn"
@@ -65,10 +63,6 @@ class FitManyError(RuntimeError):
         more = f"; and {len(self.failures) - 3} more" if len(self.failures) > 3 else ""
         super().__init__(f"{len(self.failures)} of {n_tasks} fits failed: {shown}{more}. Each "
                          "failure's traceback is in its FitFailure.traceback")
-
-
-class WorkerLawError(LawError):
-    """A task's law is not registered in the process that runs it, or differs from the caller's."""
 
 
 @dataclass(frozen=True)
@@ -195,74 +189,6 @@ class FitManyResult(Sequence):
         return f"{head}, {n_warn} with warnings; {sum(self.seconds):.1f} s of work{tail}>"
 
 
-# -- transport -----------------------------------------------------------------------------------
-
-def _load_law(spec: str, source_hash: str, module: str | None) -> Law:
-    """The law ``spec`` of this process, importing the module that declared it if need be."""
-    pid = os.getpid()
-    try:
-        found = get_law(spec)
-    except LawError:
-        found = None
-        if module and module not in ("__main__", "__mp_main__"):
-            try:
-                importlib.import_module(module)  # a law declared in a module registers on import
-                found = get_law(spec)
-            except (ImportError, LawError):
-                found = None
-    if found is None:
-        where = (" in a notebook or an interactive session (its function lives in __main__)"
-                 if module in ("__main__", "__mp_main__", None) else f" in module {module!r}")
-        raise WorkerLawError(
-            f"law {spec!r} is not registered in the worker process (pid {pid}). It was declared{where}, "
-            "and worker processes start fresh: they know the built-in laws and those of modules they "
-            "can import. Declare the law in an importable module (import it in the notebook too), or "
-            "run in this process with fit_many(..., executor='serial') or a ThreadPoolExecutor"
-        )
-    if found.source_hash != source_hash:
-        raise WorkerLawError(
-            f"law {spec!r} in the worker process (pid {pid}) is not the caller's law: its source "
-            "hash differs (an edited notebook law, or a different bayescale version on the worker). "
-            "Give the law a new name, or make the workers import the same code"
-        )
-    return found
-
-
-def _load_runs(df: pd.DataFrame, derived: dict, source: str | None, curve_axis: str | None) -> RunTable:
-    return RunTable(df, derived=derived, source=source, curve_axis=curve_axis)
-
-
-def _load_prior(d: dict) -> Prior:
-    return Prior.from_dict(d)
-
-
-def _load_fit(fields: dict) -> Fit:
-    return Fit(**fields)
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles laws by reference to the registry and run tables, priors and fits as plain data."""
-
-    dispatch_table = copyreg.dispatch_table.copy()
-
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, Law):
-            return _load_law, (obj.spec, obj.source_hash, getattr(obj.func, "__module__", None))
-        if isinstance(obj, RunTable):
-            return _load_runs, (obj.to_dataframe(), obj.derived, obj.source, obj.curve_axis)
-        if isinstance(obj, Prior):
-            return _load_prior, (obj.to_dict(),)
-        if isinstance(obj, Fit):
-            return _load_fit, ({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)},)
-        return NotImplemented
-
-
-def _dumps(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
-    return buf.getvalue()
-
-
 # -- running one task ----------------------------------------------------------------------------
 
 #: Fits in one process share bs.fit's compiled-model cache, which is not safe to use from two
@@ -339,7 +265,7 @@ def _pack(out: _Outcome) -> bytes:
     """The outcome as bytes; what cannot travel (an exotic exception or warning class) is replaced
     by its name and message."""
     try:
-        return _dumps(out)
+        return pickle.dumps(out, pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001
         pass
     safe = []
@@ -352,10 +278,10 @@ def _pack(out: _Outcome) -> bytes:
     failure = out.failure
     if failure is not None:
         try:
-            pickle.loads(_dumps(failure.exception))
+            pickle.loads(pickle.dumps(failure.exception, pickle.HIGHEST_PROTOCOL))
         except Exception:  # noqa: BLE001
             failure = dataclasses.replace(failure, exception=None)
-    return _dumps(dataclasses.replace(out, warnings=tuple(safe), failure=failure))
+    return pickle.dumps(dataclasses.replace(out, warnings=tuple(safe), failure=failure), pickle.HIGHEST_PROTOCOL)
 
 
 # -- the public function -------------------------------------------------------------------------
@@ -543,7 +469,7 @@ def fit_many(
         call_id = uuid.uuid4().hex
         for i, task in enumerate(specs):
             try:
-                payload = _dumps((described[i], task))
+                payload = pickle.dumps((described[i], task), pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # noqa: BLE001 - an argument that cannot be sent to a worker
                 failure = FitFailure(index=i, task=described[i], error_type=type(exc).__name__,
                                      message=f"the task's arguments cannot be sent to a worker: {exc}",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,6 +18,7 @@ __all__ = [
     "Parameter",
     "Law",
     "LawError",
+    "WorkerLawError",
     "law",
     "register",
     "get_law",
@@ -25,6 +28,11 @@ __all__ = [
 
 class LawError(ValueError):
     """A law that is unknown or declared inconsistently."""
+
+
+class WorkerLawError(LawError):
+    """An unpickled law that this process cannot rebuild: it is not registered here (a worker process
+    of ``fit_many``, most often), or it is registered with a different source."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,18 @@ class Law:
     def __repr__(self) -> str:
         return f"<Law {self.spec}: {self.formula}>"
 
+    # -- pickling -----------------------------------------------------------------------------
+    def __reduce__(self) -> tuple[Callable[..., Law], tuple[str, str, str | None]]:
+        """Pickle by reference to the registry: the spec, the source hash and the module that declared
+        the law; unpickling looks the law up (see :func:`_unpickle_law`) and checks its source."""
+        return _unpickle_law, (self.spec, self.source_hash, getattr(self.func, "__module__", None))
+
+    def __copy__(self) -> Law:
+        return self  # immutable; copying must not need the registry
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Law:
+        return self
+
 
 _REGISTRY: dict[str, Law] = {}
 
@@ -360,6 +380,42 @@ def get_law(spec: str | Law) -> Law:
             "@bayescale.laws.law(...)"
         ) from None
     return found.on(*inputs.split(",")) if inputs else found
+
+
+def _unpickle_law(spec: str, source_hash: str, module: str | None) -> Law:
+    """The law ``spec`` of this process, importing the module that declared it if need be.
+
+    Raises :class:`WorkerLawError` when the law is not registered here, or is registered with a
+    source other than the one pickled.
+    """
+    pid = os.getpid()
+    try:
+        found = get_law(spec)
+    except LawError:
+        found = None
+        if module and module not in ("__main__", "__mp_main__"):
+            try:
+                importlib.import_module(module)  # a law declared in a module registers on import
+                found = get_law(spec)
+            except (ImportError, LawError):
+                found = None
+    if found is None:
+        where = (" in a notebook or an interactive session (its function lives in __main__)"
+                 if module in ("__main__", "__mp_main__", None) else f" in module {module!r}")
+        raise WorkerLawError(
+            f"law {spec!r} is not registered in the process that unpickled it (pid {pid}). It was "
+            f"declared{where}, and a new process (a worker of fit_many, say) starts fresh: it knows the "
+            "built-in laws and those of modules it can import. Declare the law in an importable module "
+            "(import it in the notebook too), or run in this process with fit_many(..., executor='serial') "
+            "or a ThreadPoolExecutor"
+        )
+    if found.source_hash != source_hash:
+        raise WorkerLawError(
+            f"law {spec!r} in the process that unpickled it (pid {pid}) is not the pickled law: its "
+            "source hash differs (an edited notebook law, or a different bayescale version on the "
+            "worker). Give the law a new name, or make the workers import the same code"
+        )
+    return found
 
 
 def list_laws() -> list[str]:

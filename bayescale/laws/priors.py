@@ -100,6 +100,10 @@ class Prior:
             raise PriorError(f"a prior dict needs a 'dist' key, got {d!r}") from None
         return cls(dist, **d)
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle as :meth:`to_dict`, rebuilt by :meth:`from_dict`."""
+        return type(self).from_dict, (self.to_dict(),)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Prior) and (self._dist, self._params) == (
             other._dist,
