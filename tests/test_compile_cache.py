@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.inference import sampling
+from bayescale.inference import cache
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("nutpie") is None, reason="needs nutpie")]
@@ -23,12 +23,12 @@ def curve(n, e_inf, seed):
 def test_refit_reuses_the_compiled_model_with_new_data():
     kw = dict(draws=300, tune=300, chains=2, progressbar=False)
     first = bs.fit(curve(12, 0.2, 0), "m2", random_seed=1, **kw)
-    n_cached = len(sampling._COMPILED)
-    entry = next(reversed(sampling._COMPILED.values()))
-    nutpie_model, loglik_fn = entry.nutpie, entry.loglik[1]
+    n_cached = len(cache._COMPILED)
+    entry = next(reversed(cache._COMPILED.values()))
+    nutpie_model, loglik_fn = entry.nutpie, entry.loglik.function.fn
     second = bs.fit(curve(20, 0.5, 1), "m2", random_seed=1, **kw)
-    assert len(sampling._COMPILED) == n_cached  # same structure: no new compilation
-    assert entry.nutpie is nutpie_model and entry.loglik[1] is loglik_fn
+    assert len(cache._COMPILED) == n_cached  # same structure: no new compilation
+    assert entry.nutpie is nutpie_model and entry.loglik.function.fn is loglik_fn
     for fit, n, e_inf in ((first, 12, 0.2), (second, 20, 0.5)):
         assert fit.idata.observed_data["log_loss"].sizes["run"] == n
         assert fit.idata.log_likelihood["log_loss"].sizes["run"] == n

@@ -12,13 +12,13 @@ import pytest
 import xarray as xr
 
 import bayescale as bs
-from bayescale.inference import sampling
+from bayescale.inference import cache, loglik
+from bayescale.inference.cache import _Compiled
+from bayescale.inference.loglik import _add_log_likelihood
 from bayescale.inference.model import build, model_data, pivots
-from bayescale.inference.sampling import (
+from bayescale.inference.samplers import (
     SAMPLERS,
-    _add_log_likelihood,
     _add_max_treedepth,
-    _Compiled,
     _resolve_sampler,
     _sampler_defaults,
     available_samplers,
@@ -139,10 +139,10 @@ def test_log_likelihood_and_prior_match_pymc(case, batched, monkeypatch):
 
         monkeypatch.setattr(pytensor.graph.replace, "vectorize_graph", fail)
     else:
-        monkeypatch.setattr(sampling, "_LOGLIK_CHUNK", 7 * len(runs))  # several chunks of 7 draws
+        monkeypatch.setattr(loglik, "_LOGLIK_CHUNK", 7 * len(runs))  # several chunks of 7 draws
     entry = _Compiled(model)
     _add_log_likelihood(entry, idata, data)
-    assert entry.loglik[-1] is batched
+    assert entry.loglik.function.vectorised is batched
     with model:
         ll = pm.stats.compute_log_likelihood(idata.copy(), extend_inferencedata=False, progressbar=False)
         lp = pm.stats.compute_log_prior(idata.copy(), extend_inferencedata=False, progressbar=False)
@@ -228,7 +228,7 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
 
     monkeypatch.setattr(jax_sampling, maker, counting)
     kw = dict(sampler=name, draws=40, tune=100, chains=2, random_seed=1, progressbar=False)
-    sampling._COMPILED.clear()
+    cache._COMPILED.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = bs.fit(RUNS, "chinchilla", **kw)
@@ -236,8 +236,8 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
     assert said == [f"chinchilla fit: {p}" for p in bs.diagnose(first).problems]
     assert any("effective sample size" in s for s in said)  # 2 x 40 draws cannot reach 400
     assert len(traces) == 1
-    entry = next(reversed(sampling._COMPILED.values()))
-    model, loglik_fn, program = entry.model, entry.loglik[1], entry.jax
+    entry = next(reversed(cache._COMPILED.values()))
+    model, loglik_fn, program = entry.model, entry.loglik.function.fn, entry.jax
     other = isoflop_runs("chinchilla", {**CHINCHILLA_TRUE, "E": 2.2}, noise_sd=0.02, seed=12)  # same shape
     fewer = RUNS.filter(np.arange(len(RUNS)) % 3 != 0)  # another shape
     with warnings.catch_warnings():
@@ -246,7 +246,7 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
         assert len(traces) == 1  # not traced again
         smaller = bs.fit(fewer, "chinchilla", **kw)
         assert len(traces) == 2  # traced once for the new shape
-    assert len(sampling._COMPILED) == 1 and entry.model is model and entry.loglik[1] is loglik_fn
+    assert len(cache._COMPILED) == 1 and entry.model is model and entry.loglik.function.fn is loglik_fn
     assert entry.jax is program
     assert float(same_shape.posterior["E"].median()) > float(first.posterior["E"].median()) + 0.2
     for fit in (first, same_shape, smaller):
@@ -396,7 +396,7 @@ def test_per_run_log_likelihood_in_a_fit_and_in_compare():
 def test_a_pointwise_log_likelihood_of_gigabytes_is_announced(monkeypatch):
     """Before sampling, bs.fit says how much memory the pointwise log-likelihood will take and what to
     pass instead; log_likelihood='run' and False are quiet."""
-    monkeypatch.setattr(sampling, "POINTWISE_WARN_BYTES", 1000.0)  # 24 checkpoints x 40 draws x 8 B = 7.7 kB
+    monkeypatch.setattr(loglik, "POINTWISE_WARN_BYTES", 1000.0)  # 24 checkpoints x 40 draws x 8 B = 7.7 kB
     kw = dict(draws=20, tune=20, chains=2, random_seed=1, progressbar=False)
     with pytest.warns(bs.MemoryUseWarning, match=r"40 draws x 24 checkpoints will take 0\.0 GB .* "
                                                  r"log_likelihood='run' \(one term per run: 0 MB"):

@@ -5,7 +5,7 @@ compiles the sampler again (seconds on a CPU, more on a GPU) even when only the 
 Here the model's log density is turned into a JAX function of the parameters *and* the data
 (the model's ``pm.Data``), and the whole sampler (warm-up and draws, all chains) is one jitted
 program that takes the data as an argument. It is kept with the cached model
-(:mod:`bayescale.inference.sampling`), so refitting the same law to new data of the same shape
+(:mod:`bayescale.inference.cache`), so refitting the same law to new data of the same shape
 reuses the compiled program; new shapes compile once each (JAX's own cache, keyed by shape).
 
 What comes out is the DataTree PyMC's JAX path builds: the posterior (constrained free variables

@@ -5,7 +5,7 @@ law on log loss, with pivoted amplitudes. Curves add what makes checkpoints of o
 independent runs: a per-run offset and residuals correlated along the run (``noise="ar1"``), and
 optionally law parameters that vary from run to run around a shared mean (``run_effects``).
 Every array the data supplies enters through ``pm.Data``, so a compiled model can be refitted to
-new data of the same structure without recompiling (see :mod:`bayescale.inference.sampling`).
+new data of the same structure without recompiling (see :mod:`bayescale.inference.cache`).
 """
 
 from __future__ import annotations

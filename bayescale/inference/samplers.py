@@ -1,0 +1,223 @@
+"""The NUTS samplers :func:`bayescale.fit` can use, and one adapter per sampler.
+
+Four samplers, chosen with ``fit(..., sampler=)``: nutpie (default when installed; the model is
+compiled once per structure and refitted to new data without recompiling), numpyro and blackjax
+(JAX; CPU or GPU, see ``docs/gpu.md``) and PyMC's own NUTS. Each adapter samples the cached model
+(:mod:`bayescale.inference.cache`) and returns the DataTree with the posterior (deterministics
+included) and the sampler's statistics under PyMC's names.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from .cache import _Compiled
+from .loglik import _add_deterministics, _expand
+from .model import ModelData
+
+__all__ = ["SAMPLERS", "JAX_SAMPLERS", "available_samplers", "default_sampler"]
+
+#: The NUTS samplers :func:`bayescale.fit` can use, with the packages each needs and the pip extra of
+#: bayescale that installs them.
+SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "nutpie": (("nutpie",), "fast"),
+    "numpyro": (("jax", "numpyro"), "jax"),
+    "blackjax": (("jax", "blackjax"), "jax"),
+    "pymc": ((), None),
+}
+#: Samplers that run on JAX (and so on a GPU when JAX sees one).
+JAX_SAMPLERS = ("numpyro", "blackjax")
+#: The default when ``sampler`` is not given: the first installed of these.
+_DEFAULT_ORDER = ("nutpie", "numpyro", "pymc")
+#: Tree depth at which each JAX sampler stops doubling, unless told otherwise.
+_JAX_MAX_TREEDEPTH = {"numpyro": 10, "blackjax": 10}
+
+
+def _missing(sampler: str) -> list[str]:
+    return [pkg for pkg in SAMPLERS[sampler][0] if importlib.util.find_spec(pkg) is None]
+
+
+def available_samplers() -> list[str]:
+    """The samplers whose packages are installed, in the order of :data:`SAMPLERS`.
+
+    Examples
+    --------
+    >>> from bayescale.inference.sampling import available_samplers
+    >>> "pymc" in available_samplers()
+    True
+    """
+    return [name for name in SAMPLERS if not _missing(name)]
+
+
+def default_sampler() -> str:
+    """The sampler :func:`bayescale.fit` uses when none is named: nutpie if installed, else numpyro (JAX and
+    numpyro installed), else PyMC's own NUTS.
+
+    Examples
+    --------
+    >>> from bayescale.inference.sampling import default_sampler
+    >>> default_sampler() in ("nutpie", "numpyro", "pymc")
+    True
+    """
+    return next(name for name in _DEFAULT_ORDER if not _missing(name))
+
+
+def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
+    """The sampler to use: ``sampler`` (or its alias ``nuts_sampler``), checked; else the default."""
+    if sampler is not None and nuts_sampler is not None and sampler != nuts_sampler:
+        raise ValueError(
+            f"sampler={sampler!r} and nuts_sampler={nuts_sampler!r} disagree; nuts_sampler is an alias of "
+            "sampler: pass only sampler="
+        )
+    name = sampler if sampler is not None else nuts_sampler
+    if name is None:
+        return default_sampler()
+    if name not in SAMPLERS:
+        raise ValueError(
+            f"sampler={name!r} is not known; use one of {list(SAMPLERS)} (installed here: {available_samplers()})"
+        )
+    missing = _missing(name)
+    if missing:
+        gpu = " (\"bayescale[gpu]\" for JAX on an NVIDIA GPU)" if name in JAX_SAMPLERS else ""
+        raise ImportError(
+            f"sampler={name!r} needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; install with "
+            f"pip install \"bayescale[{SAMPLERS[name][1]}]\"{gpu}, or use one of the installed samplers: "
+            f"{available_samplers()}"
+        )
+    return name
+
+
+def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) -> dict[str, Any]:
+    """Options for ``sampler``, with a dense or low-rank mass matrix: the floor E trades off against
+    the amplitudes even after pivoting, and a diagonal mass matrix leaves that ridge to the
+    trajectory length.
+
+    nutpie gets ``adaptation="low_rank"``; numpyro ``dense_mass=True``; blackjax
+    ``is_mass_matrix_diagonal=False``; PyMC's own NUTS ``init="jitter+adapt_full"``; all get
+    ``target_accept=0.9``. On a GPU with fewer devices than chains the JAX samplers run the chains
+    vectorised (``chain_method="vectorized"``) instead of one device each. ``max_treedepth`` in
+    ``nuts`` is renamed to each sampler's own word. Explicit arguments win.
+    """
+    kwargs = dict(kwargs)
+    nuts = dict(kwargs.pop("nuts", None) or {})
+    if "target_accept" in kwargs:  # one place for it, so nutpie's compiled-model cache still applies
+        nuts["target_accept"] = kwargs.pop("target_accept")
+    nuts.setdefault("target_accept", 0.9)  # 0.8 leaves a few divergences on small isoFLOP tables
+    if sampler == "nutpie":
+        nuts.setdefault("adaptation", "low_rank")
+    elif sampler == "pymc":
+        kwargs.setdefault("init", "jitter+adapt_full")
+    elif sampler in JAX_SAMPLERS:
+        if sampler == "numpyro":
+            nuts.setdefault("dense_mass", True)
+            if "max_treedepth" in nuts:
+                nuts["max_tree_depth"] = nuts.pop("max_treedepth")
+        else:
+            nuts.setdefault("is_mass_matrix_diagonal", False)
+            if "max_treedepth" in nuts:
+                nuts["max_num_doublings"] = nuts.pop("max_treedepth")
+        if "chain_method" not in nuts:
+            import jax
+            import pymc.sampling.jax  # noqa: F401 - sets XLA's CPU device count before JAX starts
+
+            if jax.default_backend() != "cpu" and jax.local_device_count() < chains:
+                nuts["chain_method"] = "vectorized"
+    return {**kwargs, "nuts": nuts}
+
+
+def _run_sampler(entry: _Compiled, sampler: str, data: ModelData, *, draws: int, tune: int, chains: int,
+                 seed: int, progressbar: bool, sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+    """Sample the cached model, which holds ``data``, with ``sampler`` and the options of
+    :func:`_sampler_defaults`. nutpie given options other than ``nuts`` and ``cores`` goes through
+    ``pm.sample`` (compiled anew), which takes them."""
+    if sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "cores"}:
+        return _sample_nutpie(entry, data, draws=draws, tune=tune, chains=chains, seed=seed,
+                              progressbar=progressbar, cores=sample_kwargs.get("cores"), nuts=sample_kwargs["nuts"])
+    if sampler in JAX_SAMPLERS:
+        return _sample_jax(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+                           sample_kwargs=sample_kwargs)
+    return _sample_pymc(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+                        progressbar=progressbar, sample_kwargs=sample_kwargs)
+
+
+def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
+                 progressbar: bool, sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+    """``pm.sample`` on the cached model, with ``nuts_sampler=sampler``."""
+    with entry.model:
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=seed,
+            progressbar=progressbar,
+            nuts_sampler=sampler,
+            compute_convergence_checks=False,  # fit checks, and says so in plain words
+            **sample_kwargs,
+        )
+
+
+def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
+                   seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any]) -> xr.DataTree:
+    """nutpie on a model compiled once per structure; new data go in through ``with_data``."""
+    import dataclasses
+    import time
+
+    import nutpie
+    from pymc.sampling.mcmc import patch_nutpie_idata
+
+    if entry.nutpie is None:  # the free variables only: the deterministics are added afterwards
+        entry.nutpie = nutpie.compile_pymc_model(entry.model, var_names=[rv.name for rv in entry.model.free_RVs])
+    model, compiled = entry.model, entry.nutpie
+    used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
+    compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
+    coords = {k: pd.Index(v) for k, v in data.coords.items() if k in (compiled._coords or {})}
+    compiled = dataclasses.replace(compiled, _coords={**(compiled._coords or {}), **coords})
+    nuts = dict(nuts)
+    if "max_treedepth" in nuts:
+        nuts["maxdepth"] = nuts.pop("max_treedepth")
+    t0 = time.time()
+    idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
+                          save_warmup=False, progress_bar=progressbar, **nuts)
+    patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
+    _add_deterministics(entry, idata)
+    return idata
+
+
+def _add_max_treedepth(idata: xr.DataTree, sampler: str, nuts: Mapping[str, Any]) -> None:
+    """``reached_max_treedepth`` for the JAX samplers, which record the tree depth but not whether
+    it hit the cap (the statistic :func:`bayescale.diagnose` reads, as for PyMC and nutpie)."""
+    stats = idata["sample_stats"].to_dataset()
+    if "tree_depth" not in stats or "reached_max_treedepth" in stats:
+        return
+    key = "max_tree_depth" if sampler == "numpyro" else "max_num_doublings"
+    cap = nuts.get(key, _JAX_MAX_TREEDEPTH[sampler])
+    cap = cap[-1] if isinstance(cap, (tuple, list)) else cap  # numpyro: (warmup, sampling)
+    idata["sample_stats"] = xr.DataTree(stats.assign(reached_max_treedepth=stats["tree_depth"] >= int(cap)))
+
+
+def _sample_jax(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
+                sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+    """numpyro or blackjax through :mod:`bayescale.inference.jax_sampling`: the JAX program (log
+    density of parameters and data, and the jitted sampler) is kept in ``entry``, so a refit to new
+    data of the same shape compiles nothing."""
+    from .jax_sampling import jax_program, sample_jax
+
+    other = sorted(set(sample_kwargs) - {"nuts"})
+    if other:
+        raise TypeError(
+            f"sampler={sampler!r} takes its options in nuts={{...}} (target_accept, chain_method, ...); "
+            f"unexpected keyword argument(s): {', '.join(other)}"
+        )
+    if entry.jax is None:
+        entry.jax = jax_program(entry.model)
+    idata = sample_jax(entry.jax, entry.model, lambda ds: _expand(entry, ds), sampler=sampler, draws=draws,
+                       tune=tune, chains=chains, seed=seed, nuts=sample_kwargs["nuts"])
+    _add_max_treedepth(idata, sampler, sample_kwargs["nuts"])
+    return idata
