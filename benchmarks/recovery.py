@@ -1,4 +1,4 @@
-"""Parameter recovery on simulated isoFLOP runs (the acceptance figures behind tests/test_recovery.py).
+"""Parameter recovery on simulated isoFLOP runs (the acceptance figures behind tests/inference/test_recovery.py).
 
 Simulates runs from a known law (6 budgets 1e18-3e21 FLOPs x 7 sizes around sqrt(C/120), 2%
 multiplicative noise, seed 11), fits with the default settings (4 x 1000 draws, seed 2) and prints

@@ -10,7 +10,7 @@ __all__ = ["kaplan_steps", "m2", "m4", "broken_power_law", "curve_power"]
 
 #: Newton steps that solve M4's implicit equation. From m4's start they reach machine precision
 #: within 9 steps for any a in [1e-3, 1e3] (16 for a in [1e-6, 1e6]) and any right-hand side
-#: (tests/test_laws_curves.py).
+#: (tests/laws/test_laws_curves.py).
 M4_NEWTON_STEPS = 16
 
 

@@ -17,7 +17,7 @@ import bayescale as bs
 from bayescale.laws import ops
 from bayescale.laws.data_constrained import MUENNIGHOFF2023_C4, optimal_unique_parameters
 from bayescale.runs.table import MissingColumnError, NonPositiveError
-from tests import test_laws as registry
+from tests.laws import test_laws as registry
 from tests.conftest import SHARED, shared_file
 
 LAW = bs.get_law("data_constrained")
@@ -230,7 +230,7 @@ def test_recovery_of_r_d_star_from_simulated_runs():
 @pytest.mark.slow
 def test_datablations_paper_protocol_fit():
     shared_file(SHARED / "datablations_c4_final_losses.csv")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from datablations_fit import PUBLISHED, PUBLISHED_OBJECTIVE, huber_objective, load_runs, pinned_priors
 
     runs = load_runs("paper_fit")

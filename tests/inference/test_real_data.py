@@ -4,7 +4,7 @@ import pytest
 
 import bayescale as bs
 
-from .conftest import EPOCH_RAW, shared_file
+from ..conftest import EPOCH_RAW, shared_file
 
 pytestmark = pytest.mark.slow
 

@@ -118,7 +118,7 @@ def test_prior_cards_parse_and_default_card_matches_code():
 
     from bayescale.laws import Noise, read_prior_card, resolve_priors
 
-    cards = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.toml"))
+    cards = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.toml"))
     assert cards
     for card in cards:
         law, priors = read_prior_card(card)

@@ -26,7 +26,7 @@ from bayescale.analysis.checks import (
 )
 from bayescale.plots.checks import plot_loo_pit, plot_ppc, plot_prior_predictive, plot_residuals
 
-from .conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
 
 SIGMA = 0.05
 BIG_DESIGN = {"budgets": np.geomspace(1e18, 1e22, 20), "factors": np.geomspace(0.2, 5.0, 10)}  # 200 runs

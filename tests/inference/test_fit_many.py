@@ -37,7 +37,7 @@ from bayescale.inference.many import (
 from bayescale.laws import Prior, get_law, law, register
 from bayescale.runs.table import MissingColumnError
 
-from .conftest import isoflop_runs
+from ..conftest import isoflop_runs
 
 TINY = {"chains": 2, "draws": 200, "tune": 200}
 
@@ -107,7 +107,7 @@ def dumps(obj):
 
 
 def test_fits_laws_runs_and_priors_travel_as_data(chinchilla_fake_fit):
-    # these objects pickle themselves as plain data (tests/test_pickling.py), and are rebuilt exactly
+    # these objects pickle themselves as plain data (tests/laws/test_pickling.py), and are rebuilt exactly
     runs = isoflop_runs(seed=3).filter(np.arange(42) < 30)
     task = {"runs": runs, "law": get_law("power_law").on("N"), "priors": {"sigma": Prior("HalfNormal", sigma=0.1)}}
     back = pickle.loads(dumps(task))

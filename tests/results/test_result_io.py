@@ -9,7 +9,7 @@ import bayescale as bs
 from bayescale.inference import FitFileError, LawChangedWarning
 from bayescale.laws import Parameter, Prior
 
-from .conftest import fake_fit, isoflop_runs
+from ..conftest import fake_fit, isoflop_runs
 
 
 def test_save_load_round_trip(tmp_path, chinchilla_fake_fit):

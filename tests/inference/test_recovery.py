@@ -7,7 +7,7 @@ import pytest
 
 import bayescale as bs
 
-from .conftest import CHINCHILLA_TRUE, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, isoflop_runs
 
 pytestmark = pytest.mark.slow
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import re
+
 import pymc as pm
 import pytest
 
@@ -23,7 +25,7 @@ from bayescale.laws.cards import (
     read_prior_card,
 )
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.toml"))
 
 
@@ -147,8 +149,8 @@ BAD = {
                     r"law = 'chinchila' is not a registered law; use one of \[.*'chinchilla'"),
     "unknown_param": (GOOD.replace("priors.alpha", "priors.gamma"),
                       r"\[priors.gamma\]: law 'chinchilla' has no sampled parameter 'gamma'; use one of "
-                      r"the law's \['log_E', 'log_A', 'log_B', 'alpha', 'beta'\], the noise's \['sigma', 'tau', "
-                      r"'ell', 'nu'\] or '<parameter>_run_sd'"),
+                      r"the law's \['log_E', 'log_A', 'log_B', 'alpha', 'beta'\], the noise's " + re.escape(str(list(noise_parameters())))
+                      + r" or '<parameter>_run_sd'"),
     "natural_name": (GOOD.replace("priors.alpha", "priors.A"),
                      r"A is sampled on the log scale: write \[priors.log_A\]"),
     "bad_dist": (GOOD.replace('"Normal"', '"Normall"'), r"dist = 'Normall' is not a distribution cards accept"),

@@ -10,11 +10,11 @@ import pytest
 
 import bayescale as bs
 
-from .conftest import SHARED, shared_file
+from ..conftest import SHARED, shared_file
 
 pytestmark = pytest.mark.slow
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 
 def test_gpt3_175b_from_the_smaller_models_within_the_useful_bar(monkeypatch):

@@ -5,7 +5,7 @@ import xarray as xr
 import bayescale as bs
 from bayescale.analysis import PredictionInputError
 
-from .conftest import fake_fit
+from ..conftest import fake_fit
 
 
 def floor_only_fit(likelihood="normal", sigma=0.0):

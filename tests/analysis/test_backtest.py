@@ -18,7 +18,7 @@ from bayescale.analysis.backtest import (
 )
 from bayescale.plots.backtest import plot_backtest
 
-from .conftest import CHINCHILLA_TRUE, SHARED, fake_fit, isoflop_runs, shared_file
+from ..conftest import CHINCHILLA_TRUE, SHARED, fake_fit, isoflop_runs, shared_file
 
 
 def runs_from(N, D, loss, **extra):

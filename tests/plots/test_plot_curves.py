@@ -7,7 +7,7 @@ from matplotlib.colors import to_rgba
 
 import bayescale as bs
 
-from .conftest import fake_fit
+from ..conftest import fake_fit
 
 STEPS = np.geomspace(500, 5e4, 12)
 CUT = 5000  # the largest run stops here; the others run to 5e4

@@ -8,7 +8,7 @@ from bayescale.inference import build_model
 from bayescale.laws import Noise, resolve_priors
 from bayescale.laws import Prior, PriorError
 
-from .conftest import isoflop_runs
+from ..conftest import isoflop_runs
 
 
 @pytest.fixture(scope="module")

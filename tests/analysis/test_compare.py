@@ -9,7 +9,7 @@ import xarray as xr
 import bayescale as bs
 from bayescale.analysis.compare import mix_draws, mixture_counts
 
-from .conftest import CHINCHILLA_TRUE, fake_fit
+from ..conftest import CHINCHILLA_TRUE, fake_fit
 
 
 def with_loglik(fit, sigma_scale=1.0, shift=0.0, outlier=None):

@@ -13,7 +13,7 @@ from bayescale.analysis.backtest import BacktestError
 from bayescale.analysis.calibration import Calibration, CalibrationError, _screen, calibrate
 from bayescale.plots.backtest import plot_calibration
 
-from .conftest import CHINCHILLA_TRUE, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, isoflop_runs
 
 HOFFMANN = {**CHINCHILLA_TRUE, "sigma": 0.02}
 

@@ -17,7 +17,7 @@ from bayescale.analysis.scoring import (
     rmsle,
 )
 
-from .conftest import fake_fit
+from ..conftest import fake_fit
 
 X = np.array([1e6, 1e7, 1e8])
 

@@ -7,7 +7,7 @@ import pytest
 import bayescale as bs
 from bayescale.runs import CurveOrderError, MissingColumnError, RunTableError
 
-from .conftest import SHARED, shared_file
+from ..conftest import SHARED, shared_file
 
 
 def curves_df(sizes=(("small", 1e8), ("large", 1e9))):

@@ -21,7 +21,7 @@ from bayescale.analysis.decide import (
 from bayescale.analysis.predict import ExtrapolationWarning
 from bayescale.plots.decide import plot_isoflop
 
-from .conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
 
 C_CHINCHILLA = 5.88e23
 KAPLAN_TRUE = {"Nc": 8.8e13, "Dc": 5.4e13, "aN": 0.076, "aD": 0.095}

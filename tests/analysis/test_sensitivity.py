@@ -25,7 +25,7 @@ from bayescale.analysis.sensitivity import (
 )
 from bayescale.plots.sensitivity import plot_pair, plot_prior_sensitivity
 
-from .conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, fake_fit, isoflop_runs
 
 SHAPE = (4, 1000)
 Z90 = stats.norm.ppf(0.95)

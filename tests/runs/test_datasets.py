@@ -6,7 +6,7 @@ import pytest
 
 from bayescale.runs import datasets
 
-from .conftest import EPOCH_RAW, SHARED, shared_file
+from ..conftest import EPOCH_RAW, SHARED, shared_file
 
 
 @pytest.fixture(autouse=True)

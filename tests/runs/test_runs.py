@@ -116,7 +116,7 @@ def test_demo_table_is_the_generated_one():
     import importlib.util
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("make_demo_runs", root / "data" / "make_demo_runs.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

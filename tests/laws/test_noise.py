@@ -29,6 +29,14 @@ def _curves():
                                    sigma=0.01, tau=0.02, ell=0.5, random_seed=4)
 
 
+def _table(noise):
+    """A table the structure fits, with the law it is fitted with: final losses for a structure of
+    final losses, training curves otherwise."""
+    if noise.struct.finals_only:
+        return bs.load_demo_runs(), bs.get_law("chinchilla")
+    return _curves(), bs.get_law("kaplan_steps")
+
+
 def _point(noise):
     """Plausible values of every noise parameter: the prior median, drawn with a fixed seed."""
     import pymc as pm
@@ -57,8 +65,7 @@ def test_every_noise_builds_the_model_it_declares(noise):
     structure's conditional, the same body run on numpy."""
     from bayescale.inference.model import build, model_data, pivots
 
-    runs = _curves()
-    law = bs.get_law("kaplan_steps")
+    runs, law = _table(noise)
     spec = bs.ModelSpec.build(law, noise=noise, runs=runs)
     data = model_data(runs, spec, pivot=pivots(runs, law))
     model = build(spec, data)
@@ -70,7 +77,7 @@ def test_every_noise_builds_the_model_it_declares(noise):
                       strict=True))
     logp = model.compile_fn(model.logp(vars=[model["log_loss"]], sum=False)[0], inputs=model.value_vars,
                              on_unused_input="ignore")(point)
-    order = data.coords["checkpoint"]
+    order = data.coords[data.obs_dim] if data.obs_dim == "checkpoint" else np.arange(len(runs))
     x = {k: runs.column(k)[order] for k in law.inputs}
     mu = np.log(law(**x, **{k: float(values[k]) for k in law.param_names}))
     y = np.log(runs.loss)[order]
@@ -84,13 +91,14 @@ def test_every_noise_builds_the_model_it_declares(noise):
 @pytest.mark.parametrize("structure", sorted(STRUCTURES))
 def test_every_structure_simulates_and_scales(structure):
     noise = Noise("normal", structure)
-    runs = _curves()
-    cols = {k: runs.column(k) for k in ("N", "step")}
+    runs, _ = _table(noise)
+    cols = bs.laws.noise.runs_columns(runs)
     p = {k: np.full((5, 1), v) for k, v in _point(noise).items()}
     log_mu = np.zeros((5, len(runs)))
     idx = bs.laws.noise.run_codes(runs)[0]
+    log_t = np.log(runs.column("step")) if runs.is_curves else None
     sim = noise.simulate(np.random.default_rng(0), log_mu, p, noise.struct.features(cols, cols), run_idx=idx,
-                         log_t=np.log(runs.column("step")))
+                         log_t=log_t)
     assert sim.shape == log_mu.shape and np.all(np.isfinite(sim)) and sim.std() > 0
     scale = np.broadcast_to(noise.new_run_scale(p, noise.struct.features(cols, cols)), log_mu.shape)
     assert np.all(scale > 0)

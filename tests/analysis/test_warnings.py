@@ -8,7 +8,7 @@ import pytest
 
 import bayescale as bs
 
-from .conftest import isoflop_runs
+from ..conftest import isoflop_runs
 
 
 def test_loss_interval_warns_far_beyond_the_runs_and_says_how_far(chinchilla_fake_fit):

@@ -25,7 +25,7 @@ from bayescale.inference.samplers import (
     default_sampler,
 )
 
-from .conftest import CHINCHILLA_TRUE, isoflop_runs
+from ..conftest import CHINCHILLA_TRUE, isoflop_runs
 
 INSTALLED = available_samplers()
 needs = {name: pytest.mark.skipif(name not in INSTALLED, reason=f"{name} not installed") for name in SAMPLERS}
