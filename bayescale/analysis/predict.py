@@ -221,9 +221,20 @@ def predictive(
     if kind == "mean":
         return Predictive(loc, np.zeros((1, 1)), fit.noise.family), mean
     p = noise_params(fit.idata.posterior.dataset, fit.noise.parameter_names)
-    columns = {k: v.values for k, v in x.items()}
-    f = fit.noise.struct.features(columns, runs_columns(fit.runs))
-    return Predictive(loc, fit.noise.new_run_scale(p, f), fit.noise.family, fit.noise.shape_params(p)), mean
+    struct, train = fit.noise.struct, runs_columns(fit.runs)
+    f = struct.features({k: v.values for k, v in x.items()}, train)
+    if not struct.needs_residuals:
+        return Predictive(loc, struct.scale(p, f), fit.noise.family, fit.noise.shape_params(p)), mean
+    shift, scale = struct.predict(p, f, struct.features(train, train), _train_residuals(fit))
+    return Predictive(loc + shift, scale, fit.noise.family, fit.noise.shape_params(p)), mean
+
+
+def _train_residuals(fit: Fit) -> np.ndarray:
+    """Log residuals of the fitted runs from the law, per draw: ``(draw, run)``."""
+    runs = fit.runs
+    law = fit.law(**{k: runs.column(k) for k in fit.law.inputs},
+                  **{k: flat(fit.posterior[k])[:, None] for k in fit.law.param_names})
+    return np.log(runs.loss)[None, :] - np.log(law)
 
 
 def loss_draws(

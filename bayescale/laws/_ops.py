@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate",
-    "cumsum", "shift", "take", "is_symbolic",
+    "cumsum", "shift", "take", "cholesky", "solve_lower", "diagonal", "eye_like", "abs", "is_symbolic",
 ]
 
 
@@ -137,3 +137,44 @@ def take(x, idx):
     if is_symbolic(x, idx):
         return x[..., idx]
     return np.take(x, idx, axis=-1)
+
+
+abs = _dispatch("abs")  # noqa: A001 - the shim mirrors numpy's names
+
+
+def cholesky(a):
+    """Lower Cholesky factor of a symmetric positive-definite matrix (last two axes)."""
+    if is_symbolic(a):
+        import pytensor.tensor as pt
+
+        return pt.linalg.cholesky(a, lower=True)
+    return np.linalg.cholesky(a)
+
+
+def solve_lower(low, b):
+    """``low^-1 b`` for a lower-triangular ``low`` (``b`` a vector or matrix)."""
+    if is_symbolic(low, b):
+        import pytensor.tensor as pt
+
+        return pt.linalg.solve_triangular(low, b, lower=True)
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(low, b, lower=True)
+
+
+def diagonal(a):
+    """The diagonal of a matrix."""
+    if is_symbolic(a):
+        import pytensor.tensor as pt
+
+        return pt.diagonal(a)
+    return np.diagonal(a)
+
+
+def eye_like(x):
+    """The identity matrix of the length of vector ``x`` (its last axis)."""
+    if is_symbolic(x):
+        import pytensor.tensor as pt
+
+        return pt.eye(x.shape[-1])
+    return np.eye(np.shape(x)[-1])

@@ -145,6 +145,10 @@ class Structure:
     doc: ClassVar[str] = ""
     parameters: ClassVar[tuple[NoiseParameter, ...]] = (SIGMA,)
     curves_only: ClassVar[bool] = False
+    #: For tables of final losses only (one row per run).
+    finals_only: ClassVar[bool] = False
+    #: A new run's predictive depends on the fitted runs' residuals (see :meth:`predict`).
+    needs_residuals: ClassVar[bool] = False
     #: Observations independent given the parameters (pointwise LOO-PIT is then exact).
     independent: ClassVar[bool] = True
     #: What :meth:`scale` is, in words (plots and tables name it).
@@ -167,6 +171,12 @@ class Structure:
     def conditional(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> tuple[Any, Any]:
         """Location and scale of each observation's log loss given the earlier ones of its run."""
         return mu, self.scale(p, d)
+
+    def predict(self, p: Mapping[str, np.ndarray], f_new: Mapping[str, np.ndarray],
+                f_train: Mapping[str, np.ndarray], r_train: np.ndarray) -> tuple[Any, Any]:
+        """Shift of location and scale of one new run's log loss at new points, per draw, given the
+        fitted runs' residuals ``r_train`` (draws x rows; only for ``needs_residuals``)."""
+        return 0.0, self.scale(p, f_new)
 
     def simulate(self, rng: np.random.Generator, log_mu: np.ndarray, p: Mapping[str, Any],
                  f: Mapping[str, np.ndarray], family: Family, shape: Mapping[str, Any],
@@ -288,6 +298,94 @@ class AR1(Structure):
         return out
 
 
+class GPLogC(Structure):
+    """The law's own error as a Gaussian process in log10 C, plus run-to-run noise.
+
+    ``log loss = log L + delta(log10 C) + e``: ``delta`` has sd ``eta`` and correlation
+    ``exp(-|log10 C_i - log10 C_j| / ell_c)`` (an Ornstein-Uhlenbeck process along compute), ``e``
+    is iid with scale ``sigma``. Runs at one compute budget share their ``delta`` (an isoFLOP
+    budget's common offset); runs a decade apart share less of it. Fitted exactly (a Cholesky
+    factor of the runs' covariance, written as each run's conditional given the earlier ones).
+    A new run's ``delta`` is predicted from the fitted runs' residuals: near the data it follows
+    them, beyond the data its uncertainty grows towards ``eta`` with distance in decades of C, so
+    an interval for a larger run carries the law's own error, learnt from how the runs scatter
+    around it along compute."""
+
+    name = "gp_c"
+    doc = "law discrepancy: a Gaussian process in log10 C (sd eta, length ell_c decades) plus iid noise (sigma)"
+    finals_only = True
+    needs_residuals = True
+    independent = False
+    scale_doc = "sqrt(sigma^2 + eta^2)"
+    #: The most runs it fits (a dense covariance of this many rows per gradient).
+    MAX_ROWS = 2000
+    parameters = (
+        SIGMA,
+        # how far a law's curve sits from the runs, as a shared, smooth error along compute: a few %
+        NoiseParameter("eta", Prior("HalfNormal", sigma=0.03), "sd of the law's discrepancy in log loss"),
+        # the discrepancy's correlation length in decades of C: median 1 decade, 90% in 0.2-5
+        NoiseParameter("ell_c", Prior("LogNormal", mu=0.0, sigma=1.0), "correlation length of the discrepancy, decades of C"),
+    )
+
+    def features(self, columns, reference):
+        if "C" not in columns:
+            raise NoiseError("noise='gp_c' reads compute C: give C, or N and D (C = 6 N D)")
+        return {"log10_c": np.log10(columns["C"])}
+
+    def model_data(self, runs, order):
+        if len(order) > self.MAX_ROWS:
+            raise NoiseError(f"noise='gp_c' fits a dense covariance of the runs; {len(order)} rows is more than "
+                             f"{self.MAX_ROWS}: use noise='iid', or fewer runs")
+        return super().model_data(runs, order)
+
+    def scale(self, p, f):
+        return ops.sqrt(p["sigma"] ** 2 + p["eta"] ** 2)
+
+    @staticmethod
+    def _kernel(x1: Any, x2: Any, eta: Any, ell: Any) -> Any:
+        return eta**2 * ops.exp(-ops.abs(x1[..., :, None] - x2[..., None, :]) / ell)
+
+    def conditional(self, mu, y, p, d):
+        x = d["log10_c"]
+        cov = self._kernel(x, x, p["eta"], p["ell_c"]) + (p["sigma"] ** 2 + 1e-10) * ops.eye_like(x)
+        low = ops.cholesky(cov)
+        r = y - mu
+        z = ops.solve_lower(low, r)
+        sd = ops.diagonal(low)
+        return mu + r - sd * z, sd  # r_i given r_<i: N(r_i - L_ii z_i, L_ii^2)
+
+    def predict(self, p, f_new, f_train, r_train):
+        x_t, x_n = np.asarray(f_train["log10_c"]), np.asarray(f_new["log10_c"])
+        n_draws = r_train.shape[0]
+        sigma, eta, ell = (np.broadcast_to(np.asarray(p[k], dtype=float).reshape(-1), (n_draws,))
+                           for k in ("sigma", "eta", "ell_c"))
+        shift = np.empty((n_draws, x_n.size))
+        var = np.empty((n_draws, x_n.size))
+        from scipy.linalg import cho_factor, cho_solve
+
+        eye = np.eye(x_t.size)
+        for s in range(n_draws):
+            k_tt = self._kernel(x_t, x_t, eta[s], ell[s]) + (sigma[s] ** 2 + 1e-10) * eye
+            k_nt = self._kernel(x_n, x_t, eta[s], ell[s])
+            c = cho_factor(k_tt, lower=True)
+            shift[s] = k_nt @ cho_solve(c, r_train[s])
+            v = np.linalg.solve(np.tril(c[0]), k_nt.T)
+            var[s] = eta[s] ** 2 - (v**2).sum(axis=0)
+        return shift, np.sqrt(np.maximum(var, 0.0) + sigma[:, None] ** 2)
+
+    def simulate(self, rng, log_mu, p, f, family, shape, run_idx=None, log_t=None):
+        x = np.asarray(f["log10_c"])
+        lead = np.shape(log_mu)[:-1]
+        eta = np.broadcast_to(np.asarray(p["eta"])[..., 0], lead)
+        ell = np.broadcast_to(np.asarray(p["ell_c"])[..., 0], lead)
+        out = np.array(log_mu, dtype=float, copy=True)
+        for idx in np.ndindex(*lead) if lead else [()]:
+            cov = self._kernel(x, x, eta[idx], ell[idx]) + 1e-12 * np.eye(x.size)
+            out[idx] += np.linalg.cholesky(cov) @ rng.standard_normal(x.size)
+        e = family.sample(rng, np.shape(log_mu), **shape)
+        return out + np.asarray(p["sigma"]) * e
+
+
 STRUCTURES: dict[str, Structure] = {}
 
 
@@ -316,6 +414,7 @@ def register_noise(structure: Structure | type[Structure], *, overwrite: bool = 
 
 register_noise(IID)
 register_noise(AR1)
+register_noise(GPLogC)
 
 
 def list_noise() -> list[str]:
@@ -452,6 +551,9 @@ class Noise:
                 )
             if self.run_effects:
                 raise NoiseError("run_effects need several checkpoints per run; this table holds one final loss per run")
+        elif self.struct.finals_only:
+            raise NoiseError(f"noise={self.structure!r} models final losses (one row per run), but this table holds "
+                             "training curves; use noise='ar1' (the default for curves), or runs.final()")
         for name in self.run_effects:
             try:
                 law.parameter(name)
