@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .laws.noise import list_noise
+
 __all__ = ["main"]
 
 DEMO_EPILOG = """\
@@ -73,9 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     fitp.add_argument("--map", default="", metavar="N=col,D=col,...",
                       help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
     fitp.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
-    fitp.add_argument("--noise", default=None, choices=["ar1", "iid"],
-                      help="residual model for training curves (--map run=...,step=... or tokens=...): "
-                      "ar1 (default: per-run offset + AR(1) along each run) or iid")
+    fitp.add_argument("--noise", default=None, choices=list_noise(),
+                      help="observation model: iid (default for final losses), ar1 (default for training curves, "
+                      "--map run=...,step=... or tokens=...: per-run offset + AR(1) along each run), gp_c (the law's "
+                      "discrepancy along compute, final losses)")
     fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
                       help="a point to predict; repeat for several")
     fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
@@ -255,7 +258,7 @@ def _fit(args) -> int:
             raise SystemExit(f"bayescale: --predict {unknown}: law {law.spec!r} takes {accepted}")
     try:
         result, problems = _sample(bs, runs, args.law, args, args.likelihood)
-    except (bs.runs.RunTableError, bs.laws.LawError, bs.laws.PriorError) as err:
+    except (bs.runs.RunTableError, bs.laws.LawError, bs.laws.PriorError, bs.laws.NoiseError) as err:
         raise SystemExit(f"bayescale: {err}") from None
     intervals = []
     for point in points:

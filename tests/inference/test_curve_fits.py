@@ -88,7 +88,7 @@ def test_curve_fit_round_trips_through_netcdf(fits, tmp_path):
     fit = fits["ar1"]
     fit.save(tmp_path / "curves.nc")
     again = bs.load_fit(tmp_path / "curves.nc")
-    assert again.noise == "ar1" and again.runs.curve_axis == "step" and again.is_curve_fit
+    assert again.noise == fit.noise and again.noise.structure == "ar1" and again.runs.curve_axis == "step" and again.is_curve_fit
     a = bs.forecast_run(fit, run="N=1e+09", at=5e4, random_seed=1)
     b = bs.forecast_run(again, run="N=1e+09", at=5e4, random_seed=1)
     assert a.equals(b)
