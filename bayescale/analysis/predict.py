@@ -220,12 +220,12 @@ def predictive(
     loc = np.log(flat(mean))
     if kind == "mean":
         return Predictive(loc, np.zeros((1, 1)), fit.noise.family), mean
-    p = noise_params(fit.idata.posterior.dataset, fit.noise.parameter_names)
+    post = fit.idata.posterior.dataset
+    p = noise_params(post, fit.noise.parameter_names)
+    p.update({k: flat(post[k]) for k in fit.noise.struct.latents})
     struct, train = fit.noise.struct, runs_columns(fit.runs)
     f = struct.features({k: v.values for k, v in x.items()}, train)
-    if not struct.needs_residuals:
-        return Predictive(loc, struct.scale(p, f), fit.noise.family, fit.noise.shape_params(p)), mean
-    shift, scale = struct.predict(p, f, struct.features(train, train), _train_residuals(fit))
+    shift, scale = struct.predict(p, f, struct.features(train, train), lambda: _train_residuals(fit))
     return Predictive(loc + shift, scale, fit.noise.family, fit.noise.shape_params(p)), mean
 
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pymc as pm
 
 from ..laws.spec import ModelSpec
@@ -62,7 +63,9 @@ def _structure_key(spec: ModelSpec, data: ModelData) -> tuple:
     # per-run posterior variables fix the number of runs in the compiled model's output shapes
     n_runs = data.n_runs if spec.noise.run_effects else None
     noise = type(spec.noise.struct), spec.noise
-    return (spec.law.spec, spec.law.source_hash, prior_key, noise, n_runs, tuple(sorted(data.values)))
+    # a structure's latent vectors fix their length in the compiled model, as run effects do
+    latents = tuple(int(np.size(data.values[spec.noise.struct.latent_size_of])) for _ in spec.noise.struct.latents)
+    return (spec.law.spec, spec.law.source_hash, prior_key, noise, n_runs, latents, tuple(sorted(data.values)))
 
 
 def _cached(spec: ModelSpec, data: ModelData) -> _Compiled:

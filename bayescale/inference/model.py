@@ -171,7 +171,11 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
         mu = pm.math.log(law(**x, **per_row))
 
         p = {q.name: _rv(q.name, priors[q.name]) for q in noise.parameters}
-        extra = {k: pm.Data(k, v[k], dims=obs_dim) for k in v if k not in _CORE and not k.startswith(_CORE_PREFIX)}
+        n_obs = len(v["log_loss_obs"])
+        extra = {k: pm.Data(k, v[k], dims=obs_dim if np.size(v[k]) == n_obs else None)
+                 for k in v if k not in _CORE and not k.startswith(_CORE_PREFIX)}
+        for name in noise.struct.latents:  # latent vectors of the structure, standard normal
+            p[name] = pm.Normal(name, 0.0, 1.0, shape=int(np.size(v[noise.struct.latent_size_of])))
         mean, sd = noise.struct.conditional(mu, y, p, extra)
         family = getattr(pm, noise.fam.pymc)
         family("log_loss", mu=mean, sigma=sd, **noise.shape_params(p), observed=y, dims=obs_dim)

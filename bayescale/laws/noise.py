@@ -149,6 +149,10 @@ class Structure:
     finals_only: ClassVar[bool] = False
     #: A new run's predictive depends on the fitted runs' residuals (see :meth:`predict`).
     needs_residuals: ClassVar[bool] = False
+    #: Latent vectors the structure samples (each ``Normal(0, 1)``, one value per entry of the
+    #: model-data array ``latent_size_of``; the posterior holds them).
+    latents: ClassVar[tuple[str, ...]] = ()
+    latent_size_of: ClassVar[str] = ""
     #: Observations independent given the parameters (pointwise LOO-PIT is then exact).
     independent: ClassVar[bool] = True
     #: What :meth:`scale` is, in words (plots and tables name it).
@@ -173,9 +177,10 @@ class Structure:
         return mu, self.scale(p, d)
 
     def predict(self, p: Mapping[str, np.ndarray], f_new: Mapping[str, np.ndarray],
-                f_train: Mapping[str, np.ndarray], r_train: np.ndarray) -> tuple[Any, Any]:
+                f_train: Mapping[str, np.ndarray], r_train: Any) -> tuple[Any, Any]:
         """Shift of location and scale of one new run's log loss at new points, per draw, given the
-        fitted runs' residuals ``r_train`` (draws x rows; only for ``needs_residuals``)."""
+        fitted runs' features and residuals (``r_train()`` gives draws x rows, for
+        ``needs_residuals``); latents arrive in ``p`` as draws x entries."""
         return 0.0, self.scale(p, f_new)
 
     def simulate(self, rng: np.random.Generator, log_mu: np.ndarray, p: Mapping[str, Any],
@@ -356,6 +361,7 @@ class GPLogC(Structure):
 
     def predict(self, p, f_new, f_train, r_train):
         x_t, x_n = np.asarray(f_train["log10_c"]), np.asarray(f_new["log10_c"])
+        r_train = r_train()
         n_draws = r_train.shape[0]
         sigma, eta, ell = (np.broadcast_to(np.asarray(p[k], dtype=float).reshape(-1), (n_draws,))
                            for k in ("sigma", "eta", "ell_c"))
@@ -384,6 +390,98 @@ class GPLogC(Structure):
             out[idx] += np.linalg.cholesky(cov) @ rng.standard_normal(x.size)
         e = family.sample(rng, np.shape(log_mu), **shape)
         return out + np.asarray(p["sigma"]) * e
+
+
+def compute_levels(log10_c: np.ndarray, width: float) -> np.ndarray:
+    """Positions (mean log10 C) of the compute levels of a set of runs: sorted runs start a new level
+    where they lie more than ``width`` decades beyond the current level's first run (an isoFLOP
+    budget's runs form one level even when their C is digitised with scatter)."""
+    x = np.sort(np.asarray(log10_c, dtype=float))
+    levels, start, members = [], x[0], []
+    for v in x:
+        if v - start > width:
+            levels.append(np.mean(members))
+            start, members = v, []
+        members.append(v)
+    levels.append(np.mean(members))
+    return np.asarray(levels)
+
+
+class RandomWalkC(Structure):
+    """The law's own error as a random walk along compute, plus run-to-run noise.
+
+    Runs are grouped into compute levels (isoFLOP budgets; runs within ``LEVEL_WIDTH`` decades of C
+    of each other). Each level ``k`` has an offset ``u_k`` of log loss from the law, and the offsets
+    follow a Gaussian random walk in log10 C: ``u_k - u_(k-1) ~ Normal(0, kappa^2 * gap_k)`` (gap in
+    decades), ``log loss = log L + u_level + e``, ``e`` iid with scale ``sigma``. ``kappa`` is learnt
+    from how the levels' offsets drift along compute in the fitted runs. A new run beyond the data
+    continues the walk from the last level: its offset's mean is the last level's and its variance
+    grows by ``kappa^2`` per decade of extrapolation, so the interval for a larger run widens with
+    the distance, as far as the runs say the law drifts. Between levels, the Brownian bridge."""
+
+    name = "rw_c"
+    doc = "law discrepancy: a random walk along log10 C over compute levels (kappa per sqrt decade) plus iid noise"
+    finals_only = True
+    scale_doc = "sigma"
+    latents = ("rw_z",)
+    latent_size_of = "level_x"
+    #: Runs within this many decades of C form one compute level.
+    LEVEL_WIDTH = 0.1
+    parameters = (
+        SIGMA,
+        # drift of the law's error per sqrt(decade) of compute: 0.02 = 2% after one decade
+        NoiseParameter("kappa", Prior("HalfNormal", sigma=0.02), "drift of the law's error in log loss per sqrt(decade) of C"),
+    )
+
+    def features(self, columns, reference):
+        if "C" not in columns:
+            raise NoiseError(f"noise={self.name!r} reads compute C: give C, or N and D (C = 6 N D)")
+        return {"log10_c": np.log10(columns["C"])}
+
+    def model_data(self, runs, order):
+        x = np.log10(runs_columns(runs)["C"])[order]
+        levels = compute_levels(x, self.LEVEL_WIDTH)
+        idx = np.abs(x[:, None] - levels[None, :]).argmin(axis=1)
+        return {"level_idx": idx.astype("int64"), "level_x": levels,
+                "level_gap": np.r_[1.0, np.diff(levels)]}
+
+    def _walk(self, z: Any, kappa: Any, gap: Any) -> Any:
+        return ops.cumsum(kappa * ops.sqrt(gap) * z)
+
+    def conditional(self, mu, y, p, d):
+        u = self._walk(p["rw_z"], p["kappa"], d["level_gap"])
+        return mu + ops.take(u, d["level_idx"]), p["sigma"]
+
+    def predict(self, p, f_new, f_train, r_train):
+        levels = compute_levels(f_train["log10_c"], self.LEVEL_WIDTH)
+        gap = np.r_[1.0, np.diff(levels)]
+        kappa = np.asarray(p["kappa"], dtype=float)  # (draw, 1)
+        u = self._walk(np.asarray(p["rw_z"], dtype=float), kappa, gap)  # (draw, level)
+        x = np.asarray(f_new["log10_c"], dtype=float)
+        hi = np.clip(np.searchsorted(levels, x), 1, len(levels) - 1) if len(levels) > 1 else np.zeros(x.size, int)
+        lo = hi - 1 if len(levels) > 1 else hi
+        a, b = levels[lo], levels[hi]
+        near = np.abs(x[:, None] - levels[None, :]).min(axis=1) <= self.LEVEL_WIDTH / 2
+        at = np.abs(x[:, None] - levels[None, :]).argmin(axis=1)
+        beyond, below = x > levels[-1], x < levels[0]
+        t = np.where(b > a, (x - a) / np.where(b > a, b - a, 1.0), 0.0)
+        mean = u[:, lo] + (u[:, hi] - u[:, lo]) * t
+        var = np.where(b > a, (x - a) * (b - x) / np.where(b > a, b - a, 1.0), 0.0)
+        mean = np.where(beyond, u[:, -1:], np.where(below, u[:, :1], mean))
+        var = np.where(beyond, x - levels[-1], np.where(below, levels[0] - x, var))
+        mean = np.where(near, u[:, at], mean)
+        var = np.where(near, 0.0, var)
+        return mean, np.sqrt(p["sigma"] ** 2 + kappa**2 * var)
+
+    def simulate(self, rng, log_mu, p, f, family, shape, run_idx=None, log_t=None):
+        x = np.asarray(f["log10_c"], dtype=float)
+        levels = compute_levels(x, self.LEVEL_WIDTH)
+        idx = np.abs(x[:, None] - levels[None, :]).argmin(axis=1)
+        lead = np.shape(log_mu)[:-1]
+        z = rng.standard_normal((*lead, levels.size))
+        u = self._walk(z, np.asarray(p["kappa"], dtype=float), np.r_[1.0, np.diff(levels)])
+        e = family.sample(rng, np.shape(log_mu), **shape)
+        return np.asarray(log_mu) + u[..., idx] + np.asarray(p["sigma"]) * e
 
 
 STRUCTURES: dict[str, Structure] = {}
@@ -415,6 +513,7 @@ def register_noise(structure: Structure | type[Structure], *, overwrite: bool = 
 register_noise(IID)
 register_noise(AR1)
 register_noise(GPLogC)
+register_noise(RandomWalkC)
 
 
 def list_noise() -> list[str]:

@@ -71,7 +71,7 @@ def test_every_noise_builds_the_model_it_declares(noise):
     model = build(spec, data)
     assert set(noise.parameter_names) <= set(model.named_vars)
     point = model.initial_point()
-    names = [*law.param_names, *noise.parameter_names]
+    names = [*law.param_names, *noise.parameter_names, *noise.struct.latents]
     outs = model.replace_rvs_by_values([model[n] for n in names])  # the point's values, not random draws
     values = dict(zip(names, model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point),
                       strict=True))
@@ -83,6 +83,7 @@ def test_every_noise_builds_the_model_it_declares(noise):
     y = np.log(runs.loss)[order]
     extra = noise.struct.model_data(runs, order)
     p = {k: float(values[k]) for k in noise.parameter_names}
+    p.update({k: np.asarray(values[k]) for k in noise.struct.latents})
     mean, sd = noise.struct.conditional(mu, y, p, extra)
     expected = noise.fam.logpdf((y - mean) / sd, **noise.shape_params(p)) - np.log(sd)
     np.testing.assert_allclose(logp, expected, rtol=1e-8)
