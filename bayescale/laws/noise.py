@@ -484,6 +484,39 @@ class RandomWalkC(Structure):
         return np.asarray(log_mu) + u[..., idx] + np.asarray(p["sigma"]) * e
 
 
+class Discrepancy(Structure):
+    """Run-to-run noise, plus the law's own error beyond the fitted runs, growing with the distance.
+
+    Within the compute range of the fitted runs this is ``iid``. A new run ``d`` decades of C beyond
+    that range (above the largest or below the smallest) has scale ``sqrt(sigma^2 + (kappa d)^2)``:
+    how far a law fitted to smaller runs has been off at the larger ones, per decade. The fitted runs
+    cannot tell ``kappa`` (they all lie inside their own range), so its posterior is its prior, and
+    the prior is what other ladders showed: ``HalfNormal(0.032)`` per decade, the scale that gave the
+    best held-out log density on the public ladders of ``benchmarks/extrapolation.py`` (equal weight
+    per dataset; leave-one-dataset-out it held 0.79-0.98 of the larger runs in 90% intervals), built
+    by ``models/extrapolation_prior.py``. Put your own prior on ``kappa`` if your ladders say
+    otherwise."""
+
+    name = "discrepancy"
+    doc = "iid noise plus the law's error beyond the fitted compute range, sd kappa per decade of C"
+    finals_only = True
+    scale_doc = "sigma (inside the fitted compute range)"
+    parameters = (
+        SIGMA,
+        NoiseParameter("kappa", Prior("HalfNormal", sigma=0.032),
+                       "sd of the law's error in log loss per decade of C beyond the fitted runs"),
+    )
+
+    def features(self, columns, reference):
+        if "C" not in columns or "C" not in reference:
+            raise NoiseError(f"noise={self.name!r} reads compute C: give C, or N and D (C = 6 N D)")
+        x, ref = np.log10(columns["C"]), np.log10(reference["C"])
+        return {"decades_out": np.maximum(x - ref.max(), 0.0) + np.maximum(ref.min() - x, 0.0)}
+
+    def scale(self, p, f):
+        return ops.sqrt(p["sigma"] ** 2 + (p["kappa"] * f["decades_out"]) ** 2)
+
+
 STRUCTURES: dict[str, Structure] = {}
 
 
@@ -514,6 +547,7 @@ register_noise(IID)
 register_noise(AR1)
 register_noise(GPLogC)
 register_noise(RandomWalkC)
+register_noise(Discrepancy)
 
 
 def list_noise() -> list[str]:
