@@ -76,9 +76,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
     fitp.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
     fitp.add_argument("--noise", default=None, choices=list_noise(),
-                      help="observation model: iid (default for final losses), ar1 (default for training curves, "
-                      "--map run=...,step=... or tokens=...: per-run offset + AR(1) along each run), gp_c (the law's "
-                      "discrepancy along compute, final losses)")
+                      help="observation model: discrepancy (default for final losses: iid noise plus the law's own "
+                      "error beyond the fitted compute range), iid (the model without it), ar1 (default for training "
+                      "curves, --map run=...,step=... or tokens=...: per-run offset + AR(1) along each run), gp_c and "
+                      "rw_c (the law's discrepancy as a process along compute, final losses)")
     fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
                       help="a point to predict; repeat for several")
     fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
@@ -108,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--map", default="", metavar="N=col,D=col,...",
                      help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
     rep.add_argument("--likelihood", default="student_t", choices=["normal", "student_t"])
+    rep.add_argument("--noise", default=None, choices=list_noise(),
+                     help="observation model (default: discrepancy, the law's own error beyond the data; iid: "
+                          "the model without it)")
     rep.add_argument("--priors", help="a prior card by name (see bayescale.list_priors()) or a .toml path")
     rep.add_argument("--no-backtest", action="store_true", help="skip the leave-largest-out backtest (one fit less)")
     rep.add_argument("--out", required=True, help="folder to write report.html, report.md and figures/ into")
@@ -140,7 +144,7 @@ def _report(args) -> int:
         if not {"N", "D"} <= set(law.inputs):
             raise ValueError(f"the report needs a law in N and D; {law.spec!r} takes {list(law.inputs)}")
         rep = build_report(runs, args.law, budget=args.budget, out_dir=args.out, target=args.target,
-                           candidates=candidates, likelihood=args.likelihood, priors=args.priors,
+                           candidates=candidates, likelihood=args.likelihood, noise=args.noise, priors=args.priors,
                            draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
                            backtest=not args.no_backtest, source=str(args.runs))
     except (ValueError, FileNotFoundError) as err:

@@ -36,6 +36,8 @@ class Report:
     backtest: pd.DataFrame | None
     diagnosis: Any
     warnings: list[str] = field(default_factory=list)
+    #: What the answer's interval is made of (:func:`bayescale.interval_sources` at the budget).
+    sources: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         return f"<Report {self.html_path} ({len(self.figures)} figures, {len(self.warnings)} warnings)>"
@@ -131,6 +133,7 @@ def build_report(
     target: float | None = None,
     candidates: Sequence[float] | None = None,
     likelihood: str = "student_t",
+    noise: str | None = None,
     priors: Any = None,
     draws: int = 1000,
     tune: int = 1000,
@@ -157,8 +160,9 @@ def build_report(
     candidates : sequence of float, optional
         Budgets to compare (default: budget/3, budget, 3 x budget), each allocated at the
         posterior median of the compute-optimal N.
-    likelihood, priors, draws, tune, chains, random_seed
-        Passed to :func:`bayescale.fit`.
+    likelihood, noise, priors, draws, tune, chains, random_seed
+        Passed to :func:`bayescale.fit` (``noise=None``: its default for final losses,
+        ``"discrepancy"``, the law's own error beyond the data; ``"iid"`` the model without it).
     backtest : bool
         Also fit all but the largest-compute slice and score the held-out runs (one more fit).
     title, source : str, optional
@@ -199,7 +203,7 @@ def build_report(
                 said.append(text)
         return value
 
-    fit_kwargs = dict(likelihood=likelihood, priors=priors, draws=draws, tune=tune, chains=chains,
+    fit_kwargs = dict(likelihood=likelihood, noise=noise, priors=priors, draws=draws, tune=tune, chains=chains,
                       random_seed=random_seed, progressbar=False)
     # the main fit's sampler warnings are the diagnosis's problems: listed once, from there
     fit = noted(bs.fit, runs, law, skip=(bs.SamplerWarning,), **fit_kwargs)
@@ -248,7 +252,7 @@ def build_report(
     name = title or f"Should we fund a {budget:.3g} FLOP run? ({law})"
     doc.heading(name, 1)
     doc.para(f"bayescale {__version__}, {dt.datetime.now():%Y-%m-%d %H:%M}; law {fit.law.spec!r}, likelihood "
-             f"{likelihood}, {chains} chains x {draws} draws, random_seed {random_seed}; data hash "
+             f"{likelihood}, noise {fit.noise.structure!r}, {chains} chains x {draws} draws, random_seed {random_seed}; data hash "
              f"{runs.data_hash[:12]}." + (f" Data: {source}." if source else ""), cls="meta")
 
     row = decision.loc[np.isclose(decision["C"], budget, rtol=1e-6)].iloc[0]
@@ -256,6 +260,19 @@ def build_report(
               f"D = {row['D']:.3g} tokens, {row['tokens_per_param']:.1f} tokens per parameter), one new run "
               f"would reach a loss of {row['loss_median']:.4f} (90% interval {row['loss_lower']:.4f} - "
               f"{row['loss_upper']:.4f}).")
+    sources = noted(bs.interval_sources, fit, ci_prob=0.9, N=row["N"], D=row["D"])
+    src = sources.iloc[0]
+    decades = float(src["decades_beyond"])
+    if src["width_law"] > 0:
+        answer += (f" The run is {decades:.2f} decades of compute beyond the largest in the data; "
+                   f"{src['share_law']:.0%} of that interval's width ({src['width_law']:.4f} of "
+                   f"{src['width']:.4f}) is the law's own error beyond the data, at the rate "
+                   "public ladders showed (kappa's prior, which your runs cannot check); the parameters' "
+                   f"uncertainty adds {src['width_params']:.4f} and run-to-run noise {src['width_noise']:.4f}.")
+    elif decades > 0:
+        answer += (f" The run is {decades:.2f} decades of compute beyond the largest in the data, and this "
+                   f"model (noise={fit.noise.structure!r}) takes the law as exact there: the interval is the "
+                   "parameters' uncertainty and run-to-run noise only.")
     if target is not None:
         answer += f" P(loss < {target:g}) = {row['p_below_target']:.2f}."
     answer += (f" Against the largest run in the data (N {baseline['N']:.3g}, D {baseline['D']:.3g}): "
@@ -284,7 +301,9 @@ def build_report(
 
     doc.heading("Compute-optimal allocation")
     doc.para("Posterior median and 80% interval of the compute-optimal model size N*, tokens D*, tokens "
-             "per parameter and the law's loss at the optimum, per budget.")
+             "per parameter and the law's loss at the optimum, per budget (the law's parameters only: its own "
+             "error beyond the data shifts every size at a budget alike, so it does not move N*, and it is in "
+             "the decision table's loss intervals).")
     doc.table(alloc_table)
     exps = alloc.exponents() if hasattr(alloc, "exponents") else None
     if exps is not None and len(exps):
@@ -332,4 +351,4 @@ def build_report(
         f"<title>{html.escape(name)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(doc.html) + "</body></html>\n"
     )
-    return Report(html_path, md_path, figures, decision, alloc_table, bt_scores, diag, said)
+    return Report(html_path, md_path, figures, decision, alloc_table, bt_scores, diag, said, sources)

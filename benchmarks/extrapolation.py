@@ -100,27 +100,19 @@ CI_PROBS = (0.5, 0.8, 0.9, 0.95)
 #: Held-out shares of a ladder's C-levels, one per origin, nearest the largest first.
 FRACTIONS = (0.15, 0.30, 0.45)
 #: Consecutive compute values closer than this (decades of C) belong to one C-level.
-LEVEL_GAP = 0.04
+LEVEL_GAP = bs.runs.design.LEVEL_GAP
+c_levels = bs.runs.design.compute_levels
 #: An origin must leave at least this many runs to fit.
 MIN_TRAIN = 8
 #: Bins of the distance of extrapolation, log10(C / max C fitted), in decades.
 DISTANCE_BINS = (0.0, 0.25, 0.5, 1.0, np.inf)
 DISTANCE_LABELS = ("0-0.25", "0.25-0.5", "0.5-1", ">1")
-DEFAULT_METHODS = "bayescale:chinchilla:student_t:iid,huber"
+DEFAULT_METHODS = ("bayescale:chinchilla:student_t:iid,huber,bayescale:chinchilla:normal:discrepancy,"
+                   "bayescale:chinchilla:student_t:discrepancy")
 INTERVAL_ALPHA = 0.1  # the interval score is of the 90% interval
 
 
 # -- splits --------------------------------------------------------------------------------------
-
-def c_levels(C: np.ndarray, *, gap: float = LEVEL_GAP) -> list[tuple[float, float]]:
-    """The C-levels of a ladder, smallest first, as ``(lowest C, highest C)`` of each.
-
-    Sorted log10 C is cut wherever two consecutive values are more than ``gap`` decades apart.
-    """
-    c = np.sort(np.asarray(C, dtype=float))
-    cuts = np.flatnonzero(np.diff(np.log10(c)) > gap) + 1
-    return [(float(g[0]), float(g[-1])) for g in np.split(c, cuts)]  # the runs' own values: no round trip
-
 
 @dataclass(frozen=True)
 class Split:

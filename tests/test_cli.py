@@ -43,7 +43,7 @@ def test_fit_json_end_to_end(tmp_path, capsys):
                "--plot", str(tmp_path / "f.png")])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["summary"]) == {"E", "A", "B", "alpha", "beta", "sigma"}
+    assert set(out["summary"]) == {"E", "A", "B", "alpha", "beta", "sigma", "kappa"}  # the default noise="discrepancy"
     (iv,) = out["intervals"]
     assert iv["lower"] < 1.9367 < iv["upper"]  # Hoffmann et al.'s law at Chinchilla-70B
     assert out["random_seed"] == 3 and out["diagnostics"]["divergences"] == 0

@@ -47,8 +47,14 @@ def test_report_numbers_are_the_analysis_numbers(report):
     assert report.backtest is not None and {"coverage_90", "rmsle"} <= set(report.backtest.columns)
     cov = float(report.backtest["coverage_90"].iloc[0])
     assert html.escape(f"the law's 90% intervals held {cov:.0%} of them") in page
-    # the budget is beyond the data: the page says so rather than hiding it
+    # the budget is beyond the data: the page says so rather than hiding it, and says what it costs
     assert "ExtrapolationWarning" in page
+    src = report.sources.iloc[0]
+    assert src["N"] == pytest.approx(row["N"]) and src["C"] == pytest.approx(1e23)
+    assert src["decades_beyond"] == pytest.approx(np.log10(1e23 / bs.load_demo_runs().C.max()))
+    assert src["share_law"] > 0.5  # 1.2 decades out: the law's own error is most of the interval
+    assert (f"The run is {src['decades_beyond']:.2f} decades of compute beyond the largest in the data; "
+            f"{src['share_law']:.0%} of that interval") in html.unescape(page)
 
 
 def _browser() -> str | None:

@@ -8,6 +8,11 @@ number of runs): a shortfall measures what the engine gets wrong (sampler troubl
 not the law. With fixed parameters (say Hoffmann et al.'s), coverage is that of one point of
 parameter space, which need not be nominal in small designs but should be close.
 
+The truth is simulated by the fits' own observation model, with the held-out runs placed against
+the training runs: with the default ``noise="discrepancy"`` a held-out run ``d`` decades of C beyond
+the training runs gets the law's own error (sd ``kappa d``, ``kappa`` drawn from its prior with the
+other parameters), so the prior-drawn check stays nominal for the honest model too.
+
 Screening data sets. Prior draws can give absurd data (losses of 1e4 or 1e-4 nats). Dropping
 them is harmless for calibration as long as the rule reads only the *training* runs: for any
 event on the training data, coverage conditional on that event is still nominal, because the
@@ -30,7 +35,7 @@ import pandas as pd
 
 from .._policy import CI_PROBS, SERIAL, check_seed, new_seed
 from ..laws import Law, get_law
-from ..laws.noise import Noise
+from ..laws.noise import Noise, get_noise, runs_columns
 from ..results import Fit, SamplerWarning
 from ..runs import RunTable
 from .backtest import Holdout, _describe_holdout, _pct, holdout_mask, score_runs, summarize_scores
@@ -156,16 +161,22 @@ class Calibration:
         return "\n".join(lines) + ">"
 
 
-def _check_params(law: Law, params: Mapping[str, float], likelihood: str) -> dict[str, float]:
-    need = [*law.param_names, *Noise(likelihood).names()]
-    missing = [k for k in need if k not in params]
+#: Noise parameters a fixed truth may leave out, and their value then: no law error beyond the data.
+_OPTIONAL_TRUTH = {"kappa": 0.0}
+
+
+def _check_params(law: Law, params: Mapping[str, float], noise: Noise) -> dict[str, float]:
+    need = [*law.param_names, *noise.names()]
+    missing = [k for k in need if k not in params and k not in _OPTIONAL_TRUTH]
     extra = sorted(set(params) - set(need))
     if missing or extra:
+        optional = [k for k in need if k in _OPTIONAL_TRUTH]
         raise CalibrationError(
-            f"params for law {law.spec!r} with the {likelihood} likelihood need exactly {need} "
-            f"(natural scale, sigma the sd of log loss); missing {missing}, unknown {extra}"
+            f"params for law {law.spec!r} with the {noise.family} likelihood and noise={noise.structure!r} need "
+            f"{[k for k in need if k not in _OPTIONAL_TRUTH]}" + (f" (optional: {optional})" if optional else "")
+            + f" (natural scale, sigma the sd of log loss); missing {missing}, unknown {extra}"
         )
-    return {k: float(params[k]) for k in need}
+    return {k: float(params[k]) if k in params else _OPTIONAL_TRUTH[k] for k in need}
 
 
 def _screen(loss: np.ndarray, train: np.ndarray, loss_range: tuple[float, float] | None) -> str:
@@ -191,6 +202,7 @@ def calibrate(
     params: Mapping[str, float] | None = None,
     priors: Mapping[str, Any] | None = None,
     likelihood: str = "normal",
+    noise: Noise | str | None = None,
     holdout: Holdout = "largest_C",
     ci_probs: Sequence[float] = CI_PROBS,
     train_loss_range: tuple[float, float] | None = TRAIN_LOSS_RANGE,
@@ -224,6 +236,11 @@ def calibrate(
         Prior overrides for the fits (and, with ``params=None``, for the simulation).
     likelihood : {"normal", "student_t"}
         Of the simulation and of the fits.
+    noise : str or Noise, optional
+        The observation model of the simulation and of the fits, as in :func:`bayescale.fit`
+        (default ``"discrepancy"``: held-out runs beyond the training runs' compute get the law's
+        own error; ``"iid"`` the model without it). With fixed ``params``, ``kappa`` may be left
+        out (0: the truth follows the law exactly).
     holdout : {"largest_C", "largest_N", "largest_D"}, float or callable
         As in :func:`bayescale.analysis.backtest.holdout_mask`, applied to the design.
     ci_probs : sequence of float
@@ -281,30 +298,29 @@ def calibrate(
     given = dict(fit_kwargs or {})
     defaults = {k: v for k, v in DEFAULT_FIT_KWARGS.items()
                 if not (k == "nuts" and ("nuts" in given or "target_accept" in given))}
-    kwargs = {**defaults, **given, "priors": priors, "likelihood": likelihood}
+    obs = get_noise(noise, likelihood, runs=design)
+    kwargs = {**defaults, **given, "priors": priors, "likelihood": likelihood, "noise": obs}
     mask = holdout_mask(design, holdout)
     n_candidates = _CANDIDATES_PER_DATASET * int(n_datasets)
     random_seed = new_seed() if random_seed is None else check_seed(random_seed)
     root = np.random.SeedSequence(random_seed)
     prior_seed, *seeds = (int(s) for s in root.generate_state(n_candidates + 1) % (2**31))
     inputs = {k: design.column(k) for k in law_obj.inputs}
-    noise = Noise(likelihood)
-    names = [*law_obj.param_names, *noise.names()]
+    # every run's noise features placed against the training runs (a held-out run beyond them is extrapolated)
+    features = obs.struct.features(runs_columns(design), runs_columns(design.filter(~mask)))
+    names = [*law_obj.param_names, *obs.names()]
     from ..inference import sample_prior_predictive  # sampling imports PyMC; importing this module does not
 
     if params is None:
         source = "prior"
-        prior = sample_prior_predictive(design, law_obj, priors=priors, likelihood=likelihood,
+        prior = sample_prior_predictive(design, law_obj, priors=priors, likelihood=likelihood, noise=obs,
                                         draws=n_candidates, random_seed=prior_seed)
-        sim_loss = np.exp(prior.prior_predictive.dataset["log_loss"].values.reshape(n_candidates, -1))
         flat = prior.prior.dataset
         true = {k: flat[k].values.reshape(-1) for k in names}
     else:
         source = "fixed parameters"
-        fixed = _check_params(law_obj, params, likelihood)
-        mean = np.asarray(law_obj(**inputs, **{k: fixed[k] for k in law_obj.param_names}), dtype=float)
+        fixed = _check_params(law_obj, params, obs)
         true = {k: np.full(n_candidates, v) for k, v in fixed.items()}
-        sim_loss = None
 
     base = design.to_dataframe()
     skipped: list[dict[str, Any]] = []
@@ -312,11 +328,10 @@ def calibrate(
     for cand, seed in enumerate(seeds):
         if len(chosen) == n_datasets:
             break
-        if sim_loss is not None:
-            loss = sim_loss[cand]
-        else:
-            p = {k: np.asarray([[fixed[k]]]) for k in noise.names()}
-            loss = np.exp(noise.simulate(np.random.default_rng(seed), np.log(mean)[None], p)[0])
+        with np.errstate(all="ignore"):
+            mean = np.asarray(law_obj(**inputs, **{k: true[k][cand] for k in law_obj.param_names}), dtype=float)
+            p = {k: np.asarray([[true[k][cand]]]) for k in obs.names()}
+            loss = np.exp(obs.simulate(np.random.default_rng(seed), np.log(mean)[None], p, features)[0])
         reason = _screen(loss, ~mask, train_loss_range)
         if reason:
             skipped.append({"candidate": cand, "seed": seed, "reason": reason})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -86,6 +87,8 @@ class Comparison:
     def high_k(self) -> dict[str, list]:
         """Per fit, the run ids whose Pareto k exceeds :meth:`k_threshold` or could not be computed
         (their LOO estimate is unreliable)."""
+        if self.method == "lfo":  # exact refits: no importance sampling, no Pareto k
+            return {name: [] for name in self.fits}
         out = {}
         for name, res in self.loo.items():
             k = np.asarray(res.pareto_k).ravel()
@@ -103,29 +106,41 @@ class Comparison:
         return AveragedFit(dict(self.fits), {k: float(v) for k, v in self.weights.items()}, self.method,
                            random_seed)
 
+    @property
+    def criterion(self) -> str:
+        return ("exact leave-future-out along C (stacking weights)" if self.method == "lfo"
+                else f"PSIS-LOO ({self.method} weights)")
+
     def __repr__(self) -> str:
-        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight", "n_high_k") if c in self.table]
-        return f"<Comparison by PSIS-LOO ({self.method} weights)>\n{self.table[cols].to_string(float_format='%.3f')}"
+        cols = [c for c in ("rank", "elpd", "elpd_lfo", "se", "elpd_diff", "dse", "weight", "n_high_k", "n_test")
+                if c in self.table]
+        return f"<Comparison by {self.criterion}>\n{self.table[cols].to_string(float_format='%.3f')}"
 
     def _repr_html_(self) -> str:
-        return f"<p>Comparison by PSIS-LOO ({self.method} weights)</p>" + self.table.to_html(float_format="%.3f")
+        return f"<p>Comparison by {self.criterion}</p>" + self.table.to_html(float_format="%.3f")
 
 
-def compare(fits: Mapping[str, Fit], *, method: str = "stacking") -> Comparison:
-    """Rank fits of different laws (or priors, or likelihoods) to the same runs by PSIS-LOO.
+def compare(fits: Mapping[str, Fit], *, method: str = "stacking", **lfo: Any) -> Comparison:
+    """Rank fits of different laws (or priors, or likelihoods) to the same runs by PSIS-LOO, or by
+    how they extrapolate (``method="lfo"``).
 
     The score is the expected log predictive density of one held-out run's log loss (elpd),
     estimated from each fit's pointwise log-likelihood by Pareto-smoothed importance sampling.
-    It measures interpolation among your runs, not extrapolation to bigger ones: for that, use
-    :func:`bayescale.backtest` with a leave-largest-out holdout.
+    It measures interpolation among your runs, not extrapolation to bigger ones: for a prediction
+    beyond the data, use ``method="lfo"`` (exact leave-future-out along compute, refitting each
+    law without the largest budgets; :func:`bayescale.analysis.lfo.compare_lfo`), and check with
+    :func:`bayescale.backtest`.
 
     Parameters
     ----------
     fits : mapping of str to Fit
         At least two fits, all to the same run table (checked by data hash).
-    method : {"stacking", "BB-pseudo-BMA", "pseudo-BMA"}
-        How ArviZ computes the model weights. Stacking weights the laws so that their mixture
-        predicts held-out runs best; a law can get weight 0 even when its elpd is close.
+    method : {"stacking", "BB-pseudo-BMA", "pseudo-BMA", "lfo"}
+        How ArviZ computes the model weights from LOO. Stacking weights the laws so that their
+        mixture predicts held-out runs best; a law can get weight 0 even when its elpd is close.
+        ``"lfo"``: leave-future-out elpd and stacking weights on it.
+    **lfo
+        For ``method="lfo"``: ``origins``, ``gap``, ``random_seed``, ``fit_kwargs``.
 
     Returns
     -------
@@ -156,6 +171,12 @@ def compare(fits: Mapping[str, Fit], *, method: str = "stacking") -> Comparison:
             "fits were made on different run tables (data hashes "
             f"{ {k: v[:10] for k, v in hashes.items()} }); LOO compares laws on the same runs only"
         )
+    if method == "lfo":
+        from .lfo import compare_lfo  # lfo scores refits through backtest, which imports this module
+
+        return compare_lfo(fits, **lfo)
+    if lfo:
+        raise CompareError(f"{sorted(lfo)} are options of method='lfo', not of method={method!r}")
     for name, f in fits.items():
         if "log_likelihood" not in f.idata.children:
             raise CompareError(f"fit {name!r} has no pointwise log-likelihood group; refit with bs.fit")

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from .._policy import CI_PROB, analysis_seed
-from ..laws.noise import runs_columns
+from ..laws.noise import Structure, runs_columns
 from ..results import Fit
 from ..runs import RunTable
 from ..runs.table import MissingColumnError
@@ -32,6 +32,7 @@ __all__ = [
     "run_params",
     "new_run_params",
     "loss_interval",
+    "interval_sources",
     "prob_below",
     "posterior_predictive",
     "interval",
@@ -53,6 +54,7 @@ MAX_EXTRAPOLATION_DECADES = 1.0
 
 
 AnyFit = Fit | AveragedFit | Comparison
+_BASE_LAW_ERROR = Structure.law_error
 
 
 def _as_fit(fit: AnyFit) -> Fit | AveragedFit:
@@ -203,8 +205,11 @@ def predictive(
 
     ``kind="new_run"``: the loss one new run would report, around the law (with fresh run effects
     when the fit has them), with the observation model's new-run scale
-    (:meth:`bayescale.laws.noise.Structure.scale`) and family. ``kind="mean"``: the law's loss
-    alone (scale 0). ``random_seed`` is used only for fresh run effects.
+    (:meth:`bayescale.laws.noise.Structure.scale`) and family. ``kind="mean"``: the expected loss
+    at those inputs, the law's draws with the law's own error there
+    (:meth:`bayescale.laws.noise.Structure.law_error`: normal, sd ``kappa d`` for
+    ``noise="discrepancy"``, 0 for models that take the law as exact). ``random_seed`` is used
+    only for fresh run effects.
 
     Examples
     --------
@@ -218,15 +223,16 @@ def predictive(
     x = prediction_inputs(fit, **inputs)
     mean = _law_draws(fit, params or {k: fit.posterior[k] for k in fit.law.param_names}, _x=x)
     loc = np.log(flat(mean))
-    if kind == "mean":
-        return Predictive(loc, np.zeros((1, 1)), fit.noise.family), mean
     post = fit.idata.posterior.dataset
     p = noise_params(post, fit.noise.parameter_names)
     p.update({k: flat(post[k]) for k in fit.noise.struct.latents})
     struct, train = fit.noise.struct, runs_columns(fit.runs)
     f = struct.features({k: v.values for k, v in x.items()}, train)
-    shift, scale = struct.predict(p, f, struct.features(train, train), lambda: _train_residuals(fit))
-    return Predictive(loc + shift, scale, fit.noise.family, fit.noise.shape_params(p)), mean
+    if kind == "mean":
+        return Predictive(loc, np.broadcast_to(np.asarray(struct.law_error(p, f), dtype=float), loc.shape),
+                          "normal"), mean
+    shift, scale, law_sd = fit.noise.new_run(p, f, struct.features(train, train), lambda: _train_residuals(fit))
+    return Predictive(loc + shift, scale, fit.noise.family, fit.noise.shape_params(p), law_sd=law_sd), mean
 
 
 def _train_residuals(fit: Fit) -> np.ndarray:
@@ -244,8 +250,10 @@ def loss_draws(
     random_seed: int | None = None,
     **inputs: ArrayLike | None,
 ) -> xr.DataArray:
-    """Posterior draws of the loss: the law's mean (``"mean"``), or a new run's observed loss
-    (``"new_run"``: one draw from :func:`predictive` per posterior draw).
+    """Posterior draws of the loss: the expected loss at the inputs (``"mean"``: the law, with its
+    own error beyond the fitted runs where the observation model has one), or a new run's observed
+    loss (``"new_run"``: the run-to-run noise too); one draw from :func:`predictive` per posterior
+    draw.
 
     For a fit to training curves, ``"new_run"`` is the loss of a new run at those inputs: fresh
     run effects (if the fit has them), a fresh run offset and the AR(1) residual's stationary
@@ -258,8 +266,6 @@ def loss_draws(
     if isinstance(fit, AveragedFit):
         return mix_draws(fit, {k: loss_draws(f, kind=kind, random_seed=random_seed, **inputs)
                                for k, f in fit.fits.items()})
-    if kind == "mean":
-        return predict(fit, **inputs)
     rng = _rng(fit, random_seed)
     pred, mean = predictive(fit, kind=kind, random_seed=rng, **inputs)
     return to_draws(np.exp(pred.sample(rng)), mean)
@@ -285,6 +291,7 @@ def loss_interval(
     ci_kind: Literal["hdi", "eti"] = "hdi",
     kind: Literal["mean", "new_run"] = "mean",
     random_seed: int | None = None,
+    sources: bool = False,
     **inputs: ArrayLike | None,
 ) -> pd.DataFrame:
     """Median and credible interval of the loss at new inputs.
@@ -303,6 +310,9 @@ def loss_interval(
         new run would report, adding the fitted run-to-run noise (wider).
     random_seed : int, optional
         For ``"new_run"`` noise; defaults to one derived from the fit's seed.
+    sources : bool
+        Add what the interval is made of (:func:`interval_sources`, equal-tailed): ``decades_beyond``
+        (of C) and the widths the parameters, the law's own error and run-to-run noise add.
     **inputs
         The law's inputs (``N=``, ``D=``, or ``N=`` and ``C=``); scalars or arrays.
 
@@ -328,7 +338,7 @@ def loss_interval(
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
     ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
     cols = {k: draws.coords[k].values for k in ("N", "D", "C", *_inputs_of(fit)) if k in draws.coords}
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             **cols,
             "median": draws.median(SAMPLE_DIMS).values,
@@ -336,6 +346,61 @@ def loss_interval(
             "upper": ci.sel(ci_bound="upper").values,
         }
     )
+    if sources:
+        src = interval_sources(fit, ci_prob=ci_prob, kind=kind, random_seed=random_seed, **inputs)
+        out = pd.concat([out, src.drop(columns=[c for c in src if c in out])], axis=1)
+    return out
+
+
+def interval_sources(
+    fit: AnyFit,
+    *,
+    ci_prob: float = CI_PROB,
+    kind: Literal["mean", "new_run"] = "new_run",
+    random_seed: int | None = None,
+    **inputs: ArrayLike | None,
+) -> pd.DataFrame:
+    """What a prediction's interval is made of, per point, as nested equal-tailed intervals of the
+    loss: the parameters' uncertainty alone (the law over posterior draws), then with the law's own
+    error at those inputs (``noise="discrepancy"``: ``kappa d`` beyond the fitted compute range,
+    ``kappa`` from its prior), then with run-to-run noise (``kind="new_run"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: the inputs, ``decades_beyond`` (decades of C beyond the fitted runs, 0
+        inside), ``width`` (of the whole ``ci_prob`` interval, in loss) and what each source adds
+        to it: ``width_params`` (the parameters alone), ``width_law`` (added by the law's error) and
+        ``width_noise`` (added by run-to-run noise); the three sum to ``width``. ``share_law`` is
+        ``width_law / width``.
+
+    Examples
+    --------
+    >>> bs.interval_sources(fit, N=7e10, D=1.4e12)[["decades_beyond", "width", "share_law"]]  # doctest: +SKIP
+    """
+    fit = _as_fit(fit)
+    fits, weights = ((fit.fits, fit.weights) if isinstance(fit, AveragedFit) else ({"": fit}, {"": 1.0}))
+    stages: dict[str, dict[str, Predictive]] = {"params": {}, "law": {}, "noise": {}}
+    for key, one in fits.items():
+        with_law, law = predictive(one, kind="mean", random_seed=random_seed, **inputs)
+        stages["params"][key] = Predictive(with_law.loc, np.zeros((1, 1)), "normal")
+        stages["law"][key] = with_law
+        stages["noise"][key] = (with_law if kind == "mean" else
+                                predictive(one, kind="new_run", random_seed=random_seed, **inputs)[0])
+    widths = {}
+    for stage, comps in stages.items():
+        pred = comps[""] if "" in comps else Predictive.mixture(comps, weights)
+        lo, hi = pred.interval(ci_prob)
+        widths[stage] = np.exp(hi) - np.exp(lo)
+    one = next(iter(fits.values()))
+    x = prediction_inputs(one, **inputs)
+    cols = {k: x[k].values for k in ("N", "D", "C", *_inputs_of(fit)) if k in x}
+    n = len(widths["noise"])
+    out = pd.DataFrame({**cols, "decades_beyond": extrapolation_decades(one, **inputs).get("C", np.full(n, np.nan)),
+                        "width": widths["noise"], "width_params": widths["params"],
+                        "width_law": widths["law"] - widths["params"], "width_noise": widths["noise"] - widths["law"]})
+    out["share_law"] = out["width_law"] / out["width"]
+    return out
 
 
 def prob_below(
@@ -437,13 +502,31 @@ def warn_if_far(fit: Fit | AveragedFit, max_decades: float = MAX_EXTRAPOLATION_D
         far = extrapolation_decades(one, **inputs)
     except PredictionInputError:
         return
+    beyond = max((float(np.max(v)) for v in far.values() if v.size), default=0.0)
+    if isinstance(fit, AveragedFit) and fit.method not in ("lfo", "fixed") and beyond > 0:
+        warnings.warn(
+            f"these laws are weighted by leave-one-out ({fit.method}), which scores interpolation among your "
+            f"runs, for a prediction {beyond:.1f} decades beyond them; weigh them by how they extrapolate: "
+            "bs.compare(fits, method='lfo')",
+            ExtrapolationWarning,
+            stacklevel=3,
+        )
     worst = {k: float(np.max(v)) for k, v in far.items() if v.size and np.max(v) > max_decades}
     if worst:
         said = ", ".join(f"{k} {d:.1f} decades" for k, d in worst.items())
+        if _has_law_error(one):
+            what = ("the interval includes the law's own error beyond the data at the rate other ladders "
+                    "showed (kappa's prior), which your runs cannot check")
+        else:
+            what = (f"the interval assumes the law's form holds that far out and cannot show the error if it "
+                    f"does not (noise={one.noise.structure!r}; the default noise='discrepancy' adds it)")
         warnings.warn(
-            f"predicting {said} beyond the fitted runs (more than {max_decades:g}): the interval assumes the "
-            "law's form holds that far out and cannot show the error if it does not. Check how this law "
+            f"predicting {said} beyond the fitted runs (more than {max_decades:g}): {what}. Check how this law "
             "extrapolates on your own runs with bs.backtest(runs, law, holdout='largest_C').",
             ExtrapolationWarning,
             stacklevel=3,
         )
+
+
+def _has_law_error(fit: Fit) -> bool:
+    return type(fit.noise.struct).law_error is not _BASE_LAW_ERROR

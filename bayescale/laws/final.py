@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import Parameter, law
 from .priors import Prior
 
-__all__ = ["chinchilla", "kaplan", "power_law", "kaplan_power"]
+__all__ = ["chinchilla", "chinchilla_bend", "kaplan", "power_law", "kaplan_power"]
 
 # Exponents of loss scaling laws sit between ~0.05 and ~1: LogNormal(log 0.35, 0.75) puts 90% of
 # its mass in 0.10-1.2 for Chinchilla-type laws; Kaplan-type exponents are smaller (~0.05-0.1).
@@ -40,6 +40,43 @@ def chinchilla(N, D, E, A, B, alpha, beta):
     (E 1.69, A 406.4, B 410.7, alpha 0.34, beta 0.28).
     """
     return E + A / N**alpha + B / D**beta
+
+
+@law(
+    name="chinchilla_bend",
+    inputs=["N", "D"],
+    parameters=[
+        Parameter("E", _FLOOR, 1.69, "irreducible loss (nats/token)", log=True),
+        Parameter("A", Prior("Normal", mu=6.0, sigma=3.0), 406.4,
+                  "model-size term amplitude (nats/token x params^alpha)", log=True,
+                  scale={"N": "alpha"}),
+        Parameter("B", Prior("Normal", mu=6.0, sigma=3.0), 410.7,
+                  "data term amplitude (nats/token x tokens^beta)", log=True,
+                  scale={"D": "beta"}),
+        Parameter("G", Prior("Normal", mu=5.0, sigma=4.0), 30.0,
+                  "compute term amplitude (nats/token x (N D)^gamma)", log=True,
+                  scale={"N": "gamma", "D": "gamma"}),
+        Parameter("alpha", _EXPONENT, 0.34, "model-size exponent (dimensionless)"),
+        Parameter("beta", _EXPONENT, 0.28, "data exponent (dimensionless)"),
+        Parameter("gamma", Prior("LogNormal", mu=-1.6, sigma=0.75), 0.1,
+                  "compute exponent of the extra term (dimensionless)"),
+    ],
+    reference=("Chinchilla's form (Hoffmann et al. 2022) plus a power law in N x D (so in C = 6 N D): a "
+               "second segment that fades with compute, as in broken neural scaling laws (Caballero et "
+               "al. 2023); the log-log curvature along C is no longer fixed by E, alpha and beta"),
+    formula="L(N, D) = E + A / N**alpha + B / D**beta + G / (N D)**gamma",
+    min_distinct={"N": 3, "D": 3},
+)
+def chinchilla_bend(N, D, E, A, B, G, alpha, beta, gamma):
+    """L(N, D) = E + A / N**alpha + B / D**beta + G / (N D)**gamma
+
+    Chinchilla's law with a third term in compute: where the runs bend along C in a way the floor
+    and the two exponents cannot follow (a regime that fades with scale), the G term can, and a
+    comparison by leave-future-out (``bs.compare(..., method="lfo")``) weighs it against
+    ``chinchilla`` by how each extrapolated. G = 0 is Chinchilla. Example values: Hoffmann et al.'s
+    fit with a small compute term (G 30, gamma 0.1).
+    """
+    return E + A / N**alpha + B / D**beta + G / (N * D) ** gamma
 
 
 @law(

@@ -8,7 +8,26 @@ import numpy as np
 from ..laws import Law, get_law
 from .table import RunTable
 
-__all__ = ["design_problems", "IdentifiabilityWarning", "DISTINCT_RTOL", "COLLINEAR_R", "RUNS_PER_PARAMETER"]
+__all__ = ["design_problems", "IdentifiabilityWarning", "DISTINCT_RTOL", "COLLINEAR_R", "RUNS_PER_PARAMETER",
+           "LEVEL_GAP", "compute_levels"]
+
+#: Runs whose log10 C lie within this many decades of the next are one compute level (an isoFLOP
+#: budget); continuous C (digitised points) gives one level per gap.
+LEVEL_GAP = 0.04
+
+
+def compute_levels(C: np.ndarray, *, gap: float = LEVEL_GAP) -> list[tuple[float, float]]:
+    """The compute levels of a table, smallest first, as ``(lowest C, highest C)`` of each: sorted
+    log10 C cut wherever two consecutive values are more than ``gap`` decades apart.
+
+    Examples
+    --------
+    >>> compute_levels(np.array([1e18, 1.02e18, 1e19, 3e19]))
+    [(1e+18, 1.02e+18), (1e+19, 1e+19), (3e+19, 3e+19)]
+    """
+    c = np.sort(np.asarray(C, dtype=float))
+    cuts = np.flatnonzero(np.diff(np.log10(c)) > gap) + 1
+    return [(float(g[0]), float(g[-1])) for g in np.split(c, cuts)]  # the runs' own values: no round trip
 
 #: Values of an input within this relative distance count as one.
 DISTINCT_RTOL = 0.01

@@ -121,3 +121,57 @@ def test_compare_names_the_fit_whose_loo_fails(chinchilla_fake_fit):
     stuck = with_loglik(np.full((4, 250, n_run), 2.0))  # a posterior that never moved
     with pytest.raises(bs.analysis.CompareError, match=r"PSIS-LOO failed for \['stuck'\]"):
         bs.analysis.compare({"good": good, "stuck": stuck})
+
+
+# -- the law's own error beyond the data (noise="discrepancy") ------------------------------------
+
+
+def discrepancy_fit(likelihood="normal", kappa=0.05, sigma=0.02):
+    """E fixed at 2 (A = B = 0), noise sigma, the law's error kappa per decade of C beyond the runs."""
+    shape = (4, 1000)
+    draws = {"E": np.full(shape, 2.0), "A": np.zeros(shape), "B": np.zeros(shape), "alpha": np.full(shape, 0.3),
+             "beta": np.full(shape, 0.3), "sigma": np.full(shape, sigma), "kappa": np.full(shape, kappa)}
+    if likelihood == "student_t":
+        draws["nu"] = np.full(shape, 4.0)
+    return fake_fit("chinchilla", draws, likelihood=likelihood, noise="discrepancy")
+
+
+def test_the_laws_error_grows_with_decades_beyond_the_runs_and_is_exact_for_normal_noise():
+    fit = discrepancy_fit()
+    c_max = fit.runs.C.max()
+    inside, far = np.sqrt(c_max * fit.runs.C.min()), c_max * 100.0  # 0 and 2 decades beyond
+    pred, _ = bs.analysis.predictive(fit, N=[1e9, 1e10], C=[inside, far])
+    lo, hi = pred.interval(0.9)
+    sd = np.array([0.02, np.hypot(0.02, 0.05 * 2.0)])
+    np.testing.assert_allclose(hi - np.log(2.0), 1.6448536269514722 * sd, rtol=1e-8)
+    np.testing.assert_allclose(lo - np.log(2.0), -1.6448536269514722 * sd, rtol=1e-8)
+    # kind="mean": the expected loss carries the law's error (sd 0.1 at 2 decades) but not the noise
+    src = bs.interval_sources(fit, ci_prob=0.9, N=[1e9, 1e10], C=[inside, far])
+    np.testing.assert_allclose(src["decades_beyond"], [0.0, 2.0], atol=1e-12)
+    assert src["width_params"].tolist() == [0.0, 0.0] and src["width_law"][0] == 0.0
+    assert src["width_law"][1] == pytest.approx(2.0 * 2 * np.sinh(1.6448536269514722 * 0.1), rel=1e-8)
+    np.testing.assert_allclose(src["width_params"] + src["width_law"] + src["width_noise"], src["width"])
+    np.testing.assert_allclose(src["width"], 2.0 * (np.exp(hi) - np.exp(lo)) / 2.0, rtol=1e-8)
+    iid = bs.interval_sources(floor_only_fit(sigma=0.02)[0], N=1e10, C=far)
+    assert iid["width_law"][0] == 0.0 and iid["share_law"][0] == 0.0
+
+
+def test_student_t_noise_plus_the_normal_law_error_matches_monte_carlo():
+    fit = discrepancy_fit("student_t", kappa=0.05, sigma=0.02)
+    far = fit.runs.C.max() * 100.0
+    pred, _ = bs.analysis.predictive(fit, N=1e10, C=far)
+    rng = np.random.default_rng(0)
+    mc = 0.1 * rng.standard_normal(2_000_000) + 0.02 * rng.standard_t(4.0, 2_000_000)
+    got = pred.quantiles([0.05, 0.25, 0.5, 0.95])[:, 0] - np.log(2.0)
+    np.testing.assert_allclose(got, np.quantile(mc, [0.05, 0.25, 0.5, 0.95]), atol=2e-3)
+    draws = bs.analysis.loss_draws(fit, kind="new_run", random_seed=1, N=1e10, C=far)
+    assert draws.shape == (4, 1000, 1)  # one draw per posterior draw, the strata resampled
+    assert float(np.log(draws / 2.0).std()) == pytest.approx(float(np.std(mc)), rel=0.06)
+
+
+def test_predictive_quantiles_end_on_an_infinite_location():
+    from bayescale.analysis import Predictive
+
+    p = Predictive(np.array([[0.0], [np.inf]]), np.ones((2, 1)), "normal")
+    lo, hi = p.interval(0.5)  # half the mass at infinity: the bisection stops instead of looping
+    assert np.isfinite(lo[0]) and hi[0] == np.inf

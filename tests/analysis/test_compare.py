@@ -1,6 +1,7 @@
 """bs.compare (PSIS-LOO ranking, Pareto-k warnings) and model-averaged predictions, on hand-built posteriors."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -142,3 +143,48 @@ def test_bad_weights_are_refused(two_fits):
         bs.average({"good": good, "bad": bad}, weights={"kaplan": 1.0})
     with pytest.raises(bs.analysis.CompareError, match="non-negative"):
         bs.average({"good": good, "bad": bad}, weights={"good": -1.0, "bad": 2.0})
+
+
+# -- leave-future-out ----------------------------------------------------------------------------
+
+
+def test_stacking_weights_pick_the_mixture_that_predicts_best():
+    from bayescale.analysis.lfo import stacking_weights
+
+    lpd = np.log(np.array([[0.9, 0.1], [0.8, 0.3], [0.7, 0.2]]))
+    np.testing.assert_allclose(stacking_weights(lpd), [1.0, 0.0], atol=1e-6)  # the first wins on every point
+    # complementary models: each best on half the points; the optimum mixes them equally
+    lpd = np.log(np.array([[1.0, 0.01], [0.01, 1.0]] * 3))
+    np.testing.assert_allclose(stacking_weights(lpd), [0.5, 0.5], atol=1e-4)
+    assert stacking_weights(np.zeros((4, 1))).tolist() == [1.0]
+
+
+@pytest.mark.slow
+def test_lfo_ranks_laws_by_how_they_predict_the_next_budget():
+    from ..conftest import isoflop_runs
+
+    runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.01, seed=4)
+    kw = {"draws": 300, "tune": 400, "chains": 2, "progressbar": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.SamplerWarning)
+        fits = {law: bs.fit(runs, law, random_seed=1, **kw) for law in ("chinchilla", "kaplan")}
+    cmp = bs.compare(fits, method="lfo", origins=2)
+    t = cmp.table
+    assert cmp.method == "lfo" and cmp.best == "chinchilla" and t.index[0] == "chinchilla"
+    assert t.loc["kaplan", "elpd_diff"] < 0 == t.loc["chinchilla", "elpd_diff"]
+    assert t["weight"].sum() == pytest.approx(1.0) and cmp.weights["chinchilla"] > 0.9
+    levels = bs.runs.design.compute_levels(runs.C)
+    top2 = (runs.C >= levels[-2][0]).sum()
+    pointwise = cmp.loo["pointwise"]
+    assert (t["n_test"] == top2).all() and len(pointwise) == top2  # the two largest budgets, one step ahead each
+    assert t.loc["chinchilla", "elpd_lfo"] == pytest.approx(pointwise["chinchilla"].sum())
+    assert cmp.high_k() == {"chinchilla": [], "kaplan": []} and "leave-future-out" in repr(cmp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.analysis.ExtrapolationWarning)  # LFO weights: no LOO warning
+        bs.loss_interval(cmp, N=1e10, D=2e11)  # 0.9 decades beyond the runs: no other warning either
+    with pytest.warns(bs.analysis.ExtrapolationWarning, match="method='lfo'"):
+        bs.loss_interval(bs.compare(fits), N=1e10, D=2e11)
+    with pytest.raises(bs.analysis.CompareError, match="compute levels"):
+        bs.compare(fits, method="lfo", origins=len(levels))
+    with pytest.raises(bs.analysis.CompareError, match="options of method='lfo'"):
+        bs.compare(fits, origins=2)

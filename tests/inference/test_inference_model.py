@@ -17,8 +17,11 @@ def runs():
 
 
 def test_free_variables_and_deterministics(runs):
-    m = build_model(runs, "chinchilla", likelihood="student_t")
-    assert {v.name for v in m.free_RVs} == {"alpha", "beta", "log_E", "log_A_pivot", "log_B_pivot", "sigma", "nu"}
+    m = build_model(runs, "chinchilla", likelihood="student_t")  # final losses: noise="discrepancy" by default
+    assert {v.name for v in m.free_RVs} == {"alpha", "beta", "log_E", "log_A_pivot", "log_B_pivot", "sigma", "nu",
+                                             "kappa"}
+    iid = build_model(runs, "chinchilla", likelihood="student_t", noise="iid")
+    assert {v.name for v in iid.free_RVs} == {v.name for v in m.free_RVs} - {"kappa"}
     assert {"A", "B", "E", "log_A", "log_B"} <= {v.name for v in m.deterministics}
 
 
@@ -42,6 +45,7 @@ def test_pivot_changes_coordinates_not_the_posterior(runs, law):
             point_raw[name] = log_v  # with pivot 1 the pivot coordinates are the natural ones
             point_piv[name] = log_v - shift
     point_raw["sigma"] = point_piv["sigma"] = 0.02
+    point_raw["kappa"] = point_piv["kappa"] = 0.03
 
     def logp(model, point):
         ip = model.initial_point()

@@ -70,8 +70,9 @@ def test_compare_prefers_the_true_law():
 def test_backtest_on_the_largest_runs_is_calibrated_when_the_law_is_right():
     runs = isoflop_runs("chinchilla", CHINCHILLA_TRUE, noise_sd=0.02, seed=7,
                         budgets=(1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22, 3e22))
+    # noise="iid": the law is exactly right here, so no error of the law beyond the data to allow for
     bt = bs.analysis.backtest(runs, "chinchilla", holdout=0.3, ci_probs=(0.5, 0.9),
-                              fit_kwargs={"random_seed": 3, "progressbar": False})
+                              fit_kwargs={"random_seed": 3, "progressbar": False, "noise": "iid"})
     assert len(bt.table) == 21 and bt.table["C"].min() > 0.99e21  # the three largest budgets
     assert bt.fit.runs.C.max() < bt.table["C"].min()
     cov = bt.coverage()
@@ -81,3 +82,9 @@ def test_backtest_on_the_largest_runs_is_calibrated_when_the_law_is_right():
                                           ci_prob=0.9, ci_kind="eti")
     inside = (bt.table["loss"] >= mean_only["lower"]) & (bt.table["loss"] <= mean_only["upper"])
     assert inside.mean() < cov[0.9]  # the law's mean alone is too narrow for a new run
+    # the default adds the law's own error beyond the data: wider, covering at least as often
+    honest = bs.analysis.backtest(runs, "chinchilla", holdout=0.3, ci_probs=(0.5, 0.9),
+                                  fit_kwargs={"random_seed": 3, "progressbar": False})
+    assert honest.fit.noise.structure == "discrepancy"
+    width = {name: (b.table["upper_0.9"] - b.table["lower_0.9"]).mean() for name, b in (("iid", bt), ("d", honest))}
+    assert width["d"] > width["iid"] and honest.coverage()[0.9] >= cov[0.9]

@@ -199,3 +199,34 @@ def test_a_structure_is_known_only_while_registered(log_c_noise):
     STRUCTURES.pop("test_log_c_scale")
     with pytest.raises(NoiseError, match="noise='test_log_c_scale' is not known"):
         Noise("normal", "test_log_c_scale")
+
+
+def test_the_default_structure_follows_the_table():
+    from bayescale.laws.noise import default_structure
+
+    demo = bs.load_demo_runs()
+    assert default_structure(demo) == "discrepancy" and default_structure(_curves()) == "ar1"
+    assert bs.ModelSpec.build("chinchilla", runs=demo).noise.structure == "discrepancy"
+    assert bs.ModelSpec.build("chinchilla").noise.structure == "iid"  # no table: nothing to measure from
+    d = STRUCTURES["discrepancy"]
+    cols = bs.laws.noise.runs_columns(demo)
+    f = d.features({"C": np.array([cols["C"].max() * 10, cols["C"].min() / 100, cols["C"].max()])}, cols)
+    np.testing.assert_allclose(f["decades_out"], [1.0, 2.0, 0.0])
+    # a table without C (final checkpoints of a step table) is measured along N
+    n_only = {"N": cols["N"], "step": np.ones_like(cols["N"])}
+    f = d.features({"N": np.array([cols["N"].max() * 10]), "step": np.ones(1)}, n_only)
+    np.testing.assert_allclose(f["decades_out"], [1.0])
+    with pytest.raises(NoiseError, match="noise='iid'"):
+        d.features({"step": np.ones(1)}, {"step": np.ones(3)})
+
+
+def test_discrepancy_simulates_normal_law_error_beyond_the_runs_and_family_noise_on_each_run():
+    d = STRUCTURES["discrepancy"]
+    n = 400_000
+    f = {"decades_out": np.r_[np.zeros(n), np.full(n, 2.0)]}
+    p = {"sigma": np.array([[0.01]]), "kappa": np.array([[0.05]]), "nu": np.array([[3.0]])}
+    sim = Noise("student_t", "discrepancy").simulate(np.random.default_rng(0), np.zeros((1, 2 * n)), p, f)[0]
+    inside, beyond = sim[:n], sim[n:]
+    assert np.std(inside) == pytest.approx(0.01 * np.sqrt(3.0), rel=0.05)  # t(3): variance 3 sigma^2
+    assert np.var(beyond) == pytest.approx(0.1**2 + 3 * 0.01**2, rel=0.03)
+    assert d.law_error(p, f)[0, 0] == 0 and d.law_error(p, f)[0, -1] == pytest.approx(0.1)

@@ -101,7 +101,7 @@ def test_fit_warns_in_plain_words_and_stores_the_log_prior():
     assert fit.provenance["sampler"]["nuts"]["target_accept"] == 0.8  # passed through, cache kept
     # the log prior of each free variable, as PyMC computes it
     lp = fit.idata.log_prior.dataset
-    assert set(lp.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta", "sigma"}
+    assert set(lp.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta", "sigma", "kappa"}
     sigma = fit.idata.posterior.dataset["sigma"].values
     s = fit.priors["sigma"].params["sigma"]
     assert fit.priors["sigma"].dist == "HalfNormal"
