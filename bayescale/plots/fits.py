@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 
 from .._policy import CI_PROB
-from ..analysis import interval, loss_draws
+from ..analysis import interval, interval_sources, loss_draws
 from ..results import Fit
 
 __all__ = ["plot_fit", "plot_extrapolation"]
@@ -162,4 +162,46 @@ def plot_extrapolation(
     ax.set_ylabel("loss")
     ax.set_title(f"{fit.law.spec}: extrapolation ({kind} loss)")
     ax.legend(fontsize=8, loc="upper right")
+    return ax
+
+
+def plot_interval_sources(
+    fit: Fit,
+    *,
+    decades: float = 2.0,
+    tokens_per_param: float | None = None,
+    ci_prob: float = CI_PROB,
+    ax: Axes | None = None,
+    n_grid: int = 25,
+) -> Axes:
+    """Width of the ``ci_prob`` interval of one new run's loss against decades of compute beyond the
+    fitted runs, stacked by source: the parameters' uncertainty, the law's own error beyond the data
+    (``noise="discrepancy"``) and run-to-run noise (:func:`bayescale.interval_sources`).
+
+    The runs lie on a path of constant tokens per parameter (default: that of the run of largest
+    compute), from the largest fitted compute out to ``decades`` beyond it.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if not {"N", "D"} <= set(fit.runs.to_dataframe().columns):
+        raise ValueError("plot_interval_sources needs runs with N and D")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    runs = fit.runs
+    top = int(np.argmax(runs.C))
+    ratio = float(runs.D[top] / runs.N[top]) if tokens_per_param is None else float(tokens_per_param)
+    C = runs.C.max() * np.logspace(0.0, decades, n_grid)
+    N = np.sqrt(C / (6.0 * ratio))
+    src = interval_sources(fit, ci_prob=ci_prob, N=N, D=ratio * N)
+    parts = [("width_params", "parameters", "tab:blue"), ("width_law", "the law's own error", "tab:orange"),
+             ("width_noise", "run-to-run noise", "tab:green")]
+    ax.stackplot(src["decades_beyond"], *[np.clip(src[c], 0.0, None) for c, _, _ in parts],
+                 labels=[label for _, label, _ in parts], colors=[col for _, _, col in parts], alpha=0.75)
+    ax.set_xlabel("decades of compute beyond the largest fitted run")
+    ax.set_ylabel(f"width of the {ci_prob:.0%} interval of the loss")
+    ax.set_title(f"{fit.law.spec} ({fit.noise.structure}): what the interval is made of, "
+                 f"{ratio:.0f} tokens/param", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
     return ax
