@@ -72,14 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     fitp.add_argument("runs", help="CSV file of runs")
     fitp.add_argument("--law", default="chinchilla",
                       help="chinchilla, kaplan, power_law[:N|D|C], kaplan_power[:N|D|C] (default %(default)s)")
-    fitp.add_argument("--map", default="", metavar="N=col,D=col,...",
-                      help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
-    fitp.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
-    fitp.add_argument("--noise", default=None, choices=list_noise(),
-                      help="observation model: discrepancy (default for final losses: iid noise plus the law's own "
-                      "error beyond the fitted compute range), iid (the model without it), ar1 (default for training "
-                      "curves, --map run=...,step=... or tokens=...: per-run offset + AR(1) along each run), gp_c and "
-                      "rw_c (the law's discrepancy as a process along compute, final losses)")
+    model_args(fitp, likelihood="normal")
     fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
                       help="a point to predict; repeat for several")
     fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
@@ -106,18 +99,26 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--target", type=float, help="the loss that would justify the spend")
     rep.add_argument("--candidates", default="", metavar="C1,C2,...",
                      help="budgets to compare (default: budget/3, budget, 3 x budget)")
-    rep.add_argument("--map", default="", metavar="N=col,D=col,...",
-                     help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
-    rep.add_argument("--likelihood", default="student_t", choices=["normal", "student_t"])
-    rep.add_argument("--noise", default=None, choices=list_noise(),
-                     help="observation model (default: discrepancy, the law's own error beyond the data; iid: "
-                          "the model without it)")
+    model_args(rep, likelihood="student_t")
     rep.add_argument("--priors", help="a prior card by name (see bayescale.list_priors()) or a .toml path")
     rep.add_argument("--no-backtest", action="store_true", help="skip the leave-largest-out backtest (one fit less)")
     rep.add_argument("--out", required=True, help="folder to write report.html, report.md and figures/ into")
     sampler_args(rep, seed=0)
     rep.set_defaults(func=_report)
     return p
+
+
+def model_args(parser: argparse.ArgumentParser, *, likelihood: str) -> None:
+    """The column map and the observation model, as ``fit`` and ``report`` take them."""
+    parser.add_argument("--map", default="", metavar="N=col,D=col,...",
+                        help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
+    parser.add_argument("--likelihood", default=likelihood, choices=["normal", "student_t"],
+                        help="family of log loss around the law (default %(default)s)")
+    parser.add_argument("--noise", default=None, choices=list_noise(),
+                        help="observation model: discrepancy (default for final losses: iid noise plus the law's "
+                        "own error beyond the fitted compute range), iid (the model without it), ar1 (default for "
+                        "training curves, --map run=...,step=... or tokens=...: per-run offset + AR(1) along each "
+                        "run), gp_c and rw_c (the law's discrepancy as a process along compute, final losses)")
 
 
 def _report(args) -> int:

@@ -45,19 +45,12 @@ def chinchilla(N, D, E, A, B, alpha, beta):
 @law(
     name="chinchilla_bend",
     inputs=["N", "D"],
-    parameters=[
-        Parameter("E", _FLOOR, 1.69, "irreducible loss (nats/token)", log=True),
-        Parameter("A", Prior("Normal", mu=6.0, sigma=3.0), 406.4,
-                  "model-size term amplitude (nats/token x params^alpha)", log=True,
-                  scale={"N": "alpha"}),
-        Parameter("B", Prior("Normal", mu=6.0, sigma=3.0), 410.7,
-                  "data term amplitude (nats/token x tokens^beta)", log=True,
-                  scale={"D": "beta"}),
+    parameters=[  # Chinchilla's five, as declared there, and the compute term's two
+        *chinchilla.parameters[:3],
         Parameter("G", Prior("Normal", mu=5.0, sigma=4.0), 30.0,
                   "compute term amplitude (nats/token x (N D)^gamma)", log=True,
                   scale={"N": "gamma", "D": "gamma"}),
-        Parameter("alpha", _EXPONENT, 0.34, "model-size exponent (dimensionless)"),
-        Parameter("beta", _EXPONENT, 0.28, "data exponent (dimensionless)"),
+        *chinchilla.parameters[3:],
         Parameter("gamma", Prior("LogNormal", mu=-1.6, sigma=0.75), 0.1,
                   "compute exponent of the extra term (dimensionless)"),
     ],
