@@ -45,10 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def sampler_args(sp: argparse.ArgumentParser, seed: int | None = None) -> None:
-        sp.add_argument("--draws", type=int, default=1000, help="draws per chain (default %(default)s)")
-        sp.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default %(default)s)")
-        sp.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
-        sp.add_argument("--seed", type=int, default=seed,
+        sp.add_argument("--draws", type=_count(1), default=1000, help="draws per chain (default %(default)s)")
+        sp.add_argument("--tune", type=_count(0), default=1000, help="tuning steps per chain (default %(default)s)")
+        sp.add_argument("--chains", type=_count(1), default=4, help="chains (default %(default)s)")
+        sp.add_argument("--seed", type=_count(0), default=seed,
                         help="random seed, recorded in the fit (default: %(default)s; none = drawn and printed)")
         sp.add_argument("--no-progress", action="store_true", help="hide the sampling progress bar")
 
@@ -106,6 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     sampler_args(rep, seed=0)
     rep.set_defaults(func=_report)
     return p
+
+
+def _count(least: int):
+    """An argparse type: a whole number >= ``least`` (a clean usage error otherwise, before any fit)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is below {least}")
+        return value
+
+    parse.__name__ = f"whole number >= {least}"
+    return parse
 
 
 def model_args(parser: argparse.ArgumentParser, *, likelihood: str) -> None:

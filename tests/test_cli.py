@@ -100,3 +100,12 @@ def test_fit_training_curves_from_the_command_line(tmp_path, capsys):
     final.write_text("params,tokens,loss\n1e8,2e9,3.3\n2e8,4e9,3.1\n4e8,8e9,2.9\n")
     with pytest.raises(SystemExit, match="bayescale: noise='ar1'.*one final loss per run"):
         main(["fit", str(final), "--map", "N=params,D=tokens", "--noise", "ar1"])
+
+
+@pytest.mark.parametrize("flag, value, said", [("--draws", "0", "0 is below 1"), ("--tune", "-5", "-5 is below 0"),
+                                               ("--chains", "x", "'x' is not a whole number"),
+                                               ("--seed", "1.5", "'1.5' is not a whole number")])
+def test_sampler_flags_are_checked_before_any_fit(capsys, flag, value, said):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", flag, value])
+    assert info.value.code == 2 and f"argument {flag}: {said}" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
@@ -92,6 +93,21 @@ def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
             f"{available_samplers()}"
         )
     return name
+
+
+class SamplerArgumentError(ValueError):
+    """A sampler setting that cannot run: draws, tune, chains or target_accept out of range."""
+
+
+def check_sampler_args(*, draws: Any, tune: Any, chains: Any, nuts: Mapping[str, Any] | None = None) -> None:
+    """Raise :class:`SamplerArgumentError` naming the setting, before anything is built or sampled."""
+    for name, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise SamplerArgumentError(f"{name}={value!r}: give a whole number >= {least} (e.g. {name}="
+                                       f"{ {'draws': 1000, 'tune': 1000, 'chains': 4}[name]})")
+    ta = (nuts or {}).get("target_accept")
+    if ta is not None and (isinstance(ta, bool) or not isinstance(ta, (int, float)) or not 0 < ta < 1):
+        raise SamplerArgumentError(f"target_accept={ta!r}: give a probability in (0, 1), e.g. 0.9 or 0.95")
 
 
 def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) -> dict[str, Any]:

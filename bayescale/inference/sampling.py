@@ -43,13 +43,15 @@ from .samplers import (  # noqa: F401 - JAX_SAMPLERS: public here before the spl
     SAMPLERS,
     _resolve_sampler,
     _run_sampler,
+    SamplerArgumentError,
     _sampler_defaults,
     available_samplers,
+    check_sampler_args,
     default_sampler,
 )
 
 __all__ = ["fit", "sample_prior_predictive", "as_runs", "new_seed", "SAMPLERS", "available_samplers",
-           "default_sampler"]
+           "default_sampler", "SamplerArgumentError"]
 
 
 def as_runs(runs: RunTable | pd.DataFrame) -> RunTable:
@@ -179,6 +181,11 @@ def fit(
     >>> on_jax.provenance["sampler"]["sampler"]  # doctest: +SKIP
     'numpyro'
     """
+    nuts = dict(sample_kwargs.get("nuts") or {})
+    if "target_accept" in sample_kwargs:
+        nuts["target_accept"] = sample_kwargs["target_accept"]
+    check_sampler_args(draws=draws, tune=tune, chains=chains, nuts=nuts)
+    seed = new_seed() if random_seed is None else check_seed(random_seed)
     runs = as_runs(runs)
     spec = ModelSpec.build(law, runs=runs, priors=priors, likelihood=likelihood, noise=noise,
                            run_effects=run_effects, parameterization=parameterization)
@@ -190,7 +197,6 @@ def fit(
         warnings.warn(f"{law.spec} on these runs: {problem}", IdentifiabilityWarning, stacklevel=2)
     pivot = dict(pivots(runs, law) if pivot is None else pivot)
     data = model_data(runs, spec, pivot=pivot)
-    seed = new_seed() if random_seed is None else check_seed(random_seed)
     _warn_pointwise_size(ll_kind, data, chains * draws)
     sample_kwargs = _sampler_defaults(sample_kwargs, name, chains=chains)
     entry = _cached(spec, data)

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .base import Law, LawError, get_law, list_laws
 from .noise import POSITIVE_FAMILIES, noise_parameters
-from .priors import LOCATION_FAMILIES, Prior, PriorError
+from .priors import DISTRIBUTIONS, IMPROPER, LOCATION_FAMILIES, Prior, PriorError, check_prior
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,36 +55,9 @@ ENV_VAR = "BAYESCALE_PRIORS"
 _TOP_KEYS = ("law", "source", "notes", "priors")
 
 
-class _Family(NamedTuple):
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    positive: tuple[str, ...] = ()
-
-
-#: The distributions a card may name, each with PyMC's keyword names for its parameters (one
-#: parametrisation each: ``Normal`` takes ``mu`` and ``sigma``, not ``tau``).
-CARD_DISTRIBUTIONS: dict[str, _Family] = {
-    "Normal": _Family(("mu", "sigma"), positive=("sigma",)),
-    "HalfNormal": _Family(("sigma",), positive=("sigma",)),
-    "LogNormal": _Family(("mu", "sigma"), positive=("sigma",)),
-    "StudentT": _Family(("nu", "mu", "sigma"), positive=("nu", "sigma")),
-    "HalfStudentT": _Family(("nu", "sigma"), positive=("nu", "sigma")),
-    "Cauchy": _Family(("alpha", "beta"), positive=("beta",)),
-    "HalfCauchy": _Family(("beta",), positive=("beta",)),
-    "Laplace": _Family(("mu", "b"), positive=("b",)),
-    "Logistic": _Family(("mu", "s"), positive=("s",)),
-    "Gumbel": _Family(("mu", "beta"), positive=("beta",)),
-    "SkewNormal": _Family(("mu", "sigma"), ("alpha",), positive=("sigma",)),
-    "TruncatedNormal": _Family(("mu", "sigma"), ("lower", "upper"), positive=("sigma",)),
-    "Uniform": _Family(("lower", "upper")),
-    "Triangular": _Family(("lower", "c", "upper")),
-    "Gamma": _Family(("alpha", "beta"), positive=("alpha", "beta")),
-    "InverseGamma": _Family(("alpha", "beta"), positive=("alpha", "beta")),
-    "Exponential": _Family(("lam",), positive=("lam",)),
-    "Weibull": _Family(("alpha", "beta"), positive=("alpha", "beta")),
-    "Beta": _Family(("alpha", "beta"), positive=("alpha", "beta")),
-}
-
+#: The distributions a card may name: the proper ones of those every prior accepts
+#: (:data:`bayescale.laws.priors.DISTRIBUTIONS`).
+CARD_DISTRIBUTIONS = {k: v for k, v in DISTRIBUTIONS.items() if k not in IMPROPER}
 
 
 class PriorCardError(PriorError):
@@ -231,27 +204,12 @@ def _check_prior(where: str, law: Law, name: str, spec: Any) -> Prior:
     if dist not in CARD_DISTRIBUTIONS:
         raise PriorCardError(f"{where}: {key} dist = {dist!r} is not a distribution cards accept; use one of "
                              f"{sorted(CARD_DISTRIBUTIONS)} (PyMC's names)")
-    family = CARD_DISTRIBUTIONS[dist]
-    allowed = family.required + family.optional
-    missing = [k for k in family.required if k not in spec]
-    unknown = sorted(set(spec) - set(allowed))
-    if missing or unknown:
-        what = "; ".join(s for s in (f"missing {missing}" if missing else "",
-                                     f"unknown {unknown}" if unknown else "") if s)
-        raise PriorCardError(f"{where}: {key} {dist} takes {list(family.required)}"
-                             + (f" (optional {list(family.optional)})" if family.optional else "")
-                             + f": {what}")
     for k, v in spec.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise PriorCardError(f"{where}: {key} {k} = {v!r} must be a finite number")
-    bad = [k for k in family.positive if spec[k] <= 0]
-    if bad:
-        raise PriorCardError(f"{where}: {key} {dist}: {', '.join(f'{k} = {spec[k]!r}' for k in bad)} must be > 0")
-    order = [k for k in ("lower", "c", "upper") if k in spec]
-    if any(spec[a] > spec[b] for a, b in zip(order, order[1:], strict=False)) or (
-            "lower" in spec and "upper" in spec and spec["lower"] >= spec["upper"]):
-        raise PriorCardError(f"{where}: {key} {dist}: needs lower < upper (and lower <= c <= upper), got "
-                             + ", ".join(f"{k} = {spec[k]!r}" for k in order))
+    problem = check_prior(dist, spec)
+    if problem:
+        raise PriorCardError(f"{where}: {key} {problem}")
     if name in {p.sampled_name for p in law.parameters}:
         p = law.parameter(name)
         if p.log and p.scale and dist not in LOCATION_FAMILIES:

@@ -4,9 +4,72 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Prior", "PriorError"]
+__all__ = ["Prior", "PriorError", "DISTRIBUTIONS", "IMPROPER"]
+
+
+class Family(NamedTuple):
+    """A distribution's parameters by PyMC's keyword names: required, optional, and those that must be > 0."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    positive: tuple[str, ...] = ()
+
+
+#: The distributions a prior may name, one parametrisation each (``Normal`` takes ``mu`` and
+#: ``sigma``, not ``tau`` or ``sd``): what priors, prior cards and the model builder accept.
+DISTRIBUTIONS: dict[str, Family] = {
+    "Normal": Family(("mu", "sigma"), positive=("sigma",)),
+    "HalfNormal": Family(("sigma",), positive=("sigma",)),
+    "LogNormal": Family(("mu", "sigma"), positive=("sigma",)),
+    "StudentT": Family(("nu", "mu", "sigma"), positive=("nu", "sigma")),
+    "HalfStudentT": Family(("nu", "sigma"), positive=("nu", "sigma")),
+    "Cauchy": Family(("alpha", "beta"), positive=("beta",)),
+    "HalfCauchy": Family(("beta",), positive=("beta",)),
+    "Laplace": Family(("mu", "b"), positive=("b",)),
+    "Logistic": Family(("mu", "s"), positive=("s",)),
+    "Gumbel": Family(("mu", "beta"), positive=("beta",)),
+    "SkewNormal": Family(("mu", "sigma"), ("alpha",), positive=("sigma",)),
+    "TruncatedNormal": Family(("mu", "sigma"), ("lower", "upper"), positive=("sigma",)),
+    "Uniform": Family(("lower", "upper")),
+    "Triangular": Family(("lower", "c", "upper")),
+    "Gamma": Family(("alpha", "beta"), positive=("alpha", "beta")),
+    "InverseGamma": Family(("alpha", "beta"), positive=("alpha", "beta")),
+    "Exponential": Family(("lam",), positive=("lam",)),
+    "Weibull": Family(("alpha", "beta"), positive=("alpha", "beta")),
+    "Beta": Family(("alpha", "beta"), positive=("alpha", "beta")),
+    "Flat": Family(()),  # improper: no prior predictive
+    "HalfFlat": Family(()),
+}
+
+
+#: Improper distributions (no prior predictive; prior cards refuse them).
+IMPROPER = frozenset({"Flat", "HalfFlat"})
+
+
+def check_prior(dist: str, params: Mapping[str, float]) -> str:
+    """What is wrong with ``dist`` and its (numeric) ``params`` ('' if nothing): an unknown
+    distribution, missing or unknown parameter names, a scale <= 0, bounds out of order."""
+    if dist not in DISTRIBUTIONS:
+        return f"{dist!r} is not a distribution priors accept; use one of {sorted(DISTRIBUTIONS)} (PyMC's names)"
+    family = DISTRIBUTIONS[dist]
+    missing = [k for k in family.required if k not in params]
+    unknown = sorted(set(params) - set(family.required + family.optional))
+    if missing or unknown:
+        what = "; ".join(t for t in (f"missing {missing}" if missing else "",
+                                     f"unknown {unknown}" if unknown else "") if t)
+        return (f"{dist} takes {list(family.required)}"
+                + (f" (optional {list(family.optional)})" if family.optional else "") + f": {what}")
+    bad = [k for k in family.positive if params[k] <= 0]
+    if bad:
+        return f"{dist}: {', '.join(f'{k}={params[k]!r}' for k in bad)} must be > 0"
+    order = [k for k in ("lower", "c", "upper") if k in params]
+    if any(params[a] > params[b] for a, b in zip(order, order[1:], strict=False)) or (
+            "lower" in params and "upper" in params and params["lower"] >= params["upper"]):
+        return (f"{dist}: needs lower < upper (and lower <= c <= upper), got "
+                + ", ".join(f"{k}={params[k]!r}" for k in order))
+    return ""
 
 #: Location families and the parameters that move them along the real line: adding the same
 #: amount to all of them translates the distribution (and nothing else). ``mu`` of LogNormal, Gamma
@@ -61,9 +124,12 @@ class Prior:
                 raise PriorError(
                     f"prior {dist}: parameter {key}={value!r} is not a number"
                 ) from None
-            if not math.isfinite(v):
-                raise PriorError(f"prior {dist}: parameter {key}={value!r} must be finite")
+            if isinstance(value, bool) or not math.isfinite(v):
+                raise PriorError(f"prior {dist}: parameter {key}={value!r} must be a finite number")
             clean[key] = v
+        problem = check_prior(dist, clean)
+        if problem:
+            raise PriorError(f"prior {problem}")
         object.__setattr__(self, "_dist", dist)
         object.__setattr__(self, "_params", tuple(sorted(clean.items())))
 

@@ -64,7 +64,7 @@ def test_prior_override_and_errors(runs):
     assert pri["sigma"] == Prior("HalfNormal", sigma=0.1)
     with pytest.raises(PriorError, match="give a prior for 'log_A'"):
         resolve_priors(bs.get_law("chinchilla"), Noise("normal"), {"A": Prior("Normal", mu=6, sigma=1)})
-    with pytest.raises(PriorError, match="not a PyMC distribution"):
+    with pytest.raises(PriorError, match="not a distribution priors accept"):
         build_model(runs, "chinchilla", priors={"alpha": Prior("Nromal", mu=0, sigma=1)})
     for not_location in (Prior("HalfNormal", sigma=5), Prior("LogNormal", mu=1.8, sigma=0.3)):
         with pytest.raises(PriorError, match="not a location family"):

@@ -406,3 +406,24 @@ def test_a_pointwise_log_likelihood_of_gigabytes_is_announced(monkeypatch):
         warnings.simplefilter("ignore", bs.SamplerWarning)
         bs.fit(curve_runs(), "chinchilla", log_likelihood="run", **kw)
         bs.fit(curve_runs(), "chinchilla", log_likelihood=False, **kw)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"draws": 0}, r"draws=0: give a whole number >= 1"),
+    ({"chains": 0}, r"chains=0: give a whole number >= 1"),
+    ({"tune": -5}, r"tune=-5: give a whole number >= 0"),
+    ({"draws": 10.5}, r"draws=10.5"),
+    ({"draws": True}, r"draws=True"),
+    ({"target_accept": 1.5}, r"target_accept=1.5: give a probability in \(0, 1\)"),
+    ({"nuts": {"target_accept": 0}}, r"target_accept=0"),
+    ({"random_seed": -1}, r"random_seed must be in \[0, 2\*\*32\)"),
+    ({"random_seed": 1.7}, r"random_seed must be a non-negative integer"),
+])
+def test_sampler_settings_are_checked_before_anything_is_built(kwargs, pattern):
+    from bayescale.inference.sampling import SamplerArgumentError
+
+    runs = bs.load_demo_runs()
+    before = runs.to_dataframe().copy()
+    with pytest.raises((SamplerArgumentError, ValueError), match=pattern):
+        bs.fit(runs, "chinchilla", progressbar=False, **kwargs)
+    assert runs.to_dataframe().equals(before)

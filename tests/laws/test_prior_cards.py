@@ -157,7 +157,7 @@ BAD = {
     "no_dist": (GOOD.replace('dist = "Normal"\n', ""), r"\[priors.alpha\] has no 'dist'"),
     "no_sigma": (GOOD.replace("sigma = 0.05\n", ""), r"Normal takes \['mu', 'sigma'\]: missing \['sigma'\]"),
     "extra_param": (GOOD + "tau = 3\n", r"unknown \['tau'\]"),
-    "negative_sigma": (GOOD.replace("0.05", "-0.05"), r"sigma = -0.05 must be > 0"),
+    "negative_sigma": (GOOD.replace("0.05", "-0.05"), r"sigma=-0.05 must be > 0"),
     "text_value": (GOOD.replace("0.05", '"wide"'), r"sigma = 'wide' must be a finite number"),
     "nan_value": (GOOD.replace("0.05", "nan"), r"must be a finite number"),
     "uniform_order": (GOOD.replace('"Normal"\nmu = 0.3\nsigma = 0.05', '"Uniform"\nlower = 1.0\nupper = 0.5'),
