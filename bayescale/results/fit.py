@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -130,9 +131,11 @@ class Fit:
         return {k: v for k, v in d.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
     def save(self, path: str | PathLike[str]) -> None:
-        """Write the fit to netCDF (run table and provenance included; no pickle)."""
+        """Write the fit to netCDF (run table and provenance included; no pickle), with a checksum
+        of every stored array that :func:`load_fit` verifies."""
         tree = self.idata.copy()
         tree["runs"] = xr.DataTree(_runs_to_dataset(self.runs))
+        tree.attrs["bayescale_checksum"] = _checksum(tree)
         tree.to_netcdf(path, engine="h5netcdf")
 
     def __repr__(self) -> str:
@@ -210,23 +213,50 @@ def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
                     source=ds.attrs.get("source") or None, curve_axis=ds.attrs.get("curve_axis") or None)
 
 
+def _checksum(tree: xr.DataTree) -> str:
+    """sha256 over every numeric data variable of every group, in a fixed order, values cast to
+    float64 or int64 (what a netCDF round trip keeps), with their names and shapes."""
+    h = hashlib.sha256()
+    for node in sorted(tree.subtree, key=lambda n: n.path):
+        for name in sorted(node.data_vars):
+            values = np.asarray(node.data_vars[name].values)
+            if values.dtype.kind not in "biuf":
+                continue
+            canon = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
+            h.update(f"{node.path}/{name}{canon.shape}".encode() + np.ascontiguousarray(canon).tobytes())
+    return h.hexdigest()
+
+
 def load_fit(path: str | PathLike[str]) -> Fit:
     """Read a fit written by :meth:`Fit.save`.
 
     Warns with :class:`LawChangedWarning` when the law registered now has a different source hash
     from the one the fit was made with; raises :class:`FitFileError` when the law is unknown
-    (register it, e.g. by running the cell that defines it, then load again).
+    (register it, e.g. by running the cell that defines it, then load again), when the file cannot
+    be read (truncated, not netCDF), when its arrays differ from what was saved (the checksum
+    :meth:`Fit.save` stored; files saved before it carry none) or when its run table no longer
+    hashes to the one the fit recorded.
 
     Examples
     --------
     >>> fit.save("fit.nc")  # doctest: +SKIP
     >>> again = bs.load_fit("fit.nc")  # doctest: +SKIP
     """
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise FitFileError(f"{path} cannot be read as a saved fit ({type(err).__name__}: {err}); it is damaged, "
+                           "truncated or not a netCDF file written by Fit.save") from None
     tree.close()
     meta = _decode_attrs(tree.attrs)
     if "law" not in meta or "runs" not in tree.children:
         raise FitFileError(f"{path} is not a bayescale fit (no law or run table in it)")
+    stored = meta.get("checksum")
+    if stored is not None and stored != _checksum(tree):
+        raise FitFileError(f"{path}: its arrays are not those Fit.save wrote (checksum mismatch): the file was "
+                           "edited or damaged; refit, or load a good copy")
     try:
         law = get_law(meta["law_spec"])
     except ValueError as err:
@@ -240,7 +270,11 @@ def load_fit(path: str | PathLike[str]) -> Fit:
             stacklevel=2,
         )
     runs = _runs_from_dataset(tree["runs"].to_dataset())
+    if meta.get("data_hash") and runs.data_hash != meta["data_hash"]:
+        raise FitFileError(f"{path}: its run table does not match the data the fit was made on (data hash "
+                           f"{runs.data_hash[:12]} now, {str(meta['data_hash'])[:12]} recorded); it was edited")
     idata = tree.copy()
+    idata.attrs.pop("bayescale_checksum", None)
     del idata["runs"]
     priors = tuple((k, Prior.from_dict(v)) for k, v in meta["priors"].items())
     noise = Noise.from_dict(meta.get("noise_model") or {

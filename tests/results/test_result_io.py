@@ -84,3 +84,45 @@ def test_round_trip_of_filtered_table_with_text_and_times(tmp_path):
     assert list(got["note"].dropna()) == list(want["note"].dropna())
     assert str(got["finished"].dt.tz) == "Europe/Paris" and (got["finished"] == want["finished"]).all()
     np.testing.assert_array_equal(got["lr"], want["lr"])
+
+
+def test_load_fit_refuses_damaged_edited_or_truncated_files(tmp_path, chinchilla_fake_fit):
+    import h5py
+
+    path = tmp_path / "fit.nc"
+    chinchilla_fake_fit.save(path)
+    good = path.read_bytes()
+    bs.load_fit(path)  # intact: loads, and the checksum it carried is not left in the provenance
+    assert "checksum" not in bs.load_fit(path).provenance
+
+    with h5py.File(path, "r+") as f:  # zero a block of draws in place
+        f["posterior/alpha"][0, :50] = 0.0
+    with pytest.raises(FitFileError, match="checksum mismatch"):
+        bs.load_fit(path)
+
+    path.write_bytes(good)
+    with h5py.File(path, "r+") as f:  # edit a loss in the stored run table
+        f["runs/loss"][0] = f["runs/loss"][0] * 1.5
+    with pytest.raises(FitFileError, match="checksum mismatch"):
+        bs.load_fit(path)
+
+    path.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(FitFileError, match="cannot be read as a saved fit"):
+        bs.load_fit(path)
+    path.write_bytes(b"not a netCDF file at all")
+    with pytest.raises(FitFileError, match="cannot be read as a saved fit"):
+        bs.load_fit(path)
+    with pytest.raises(FileNotFoundError):
+        bs.load_fit(tmp_path / "missing.nc")
+
+
+def test_a_run_table_that_no_longer_matches_its_hash_is_refused(tmp_path, chinchilla_fake_fit):
+    path = tmp_path / "fit.nc"
+    chinchilla_fake_fit.save(path)
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.close()
+    tree["runs"] = tree["runs"].to_dataset().assign(loss=tree["runs"]["loss"] * 1.01)
+    del tree.attrs["bayescale_checksum"]  # an edit that also dropped the checksum
+    tree.to_netcdf(tmp_path / "edited.nc", engine="h5netcdf")
+    with pytest.raises(FitFileError, match="does not match the data the fit was made on"):
+        bs.load_fit(tmp_path / "edited.nc")
