@@ -181,18 +181,34 @@ def _runs_to_dataset(runs: RunTable) -> xr.Dataset:
     df.index = pd.RangeIndex(len(df), name="row")
     attrs: dict[str, str] = {"derived": json.dumps(runs.derived), "source": runs.source or "",
                              "curve_axis": runs.curve_axis or ""}
-    timezones = {}
+    timezones, dtypes = {}, {}
     for col in list(df.columns):
         s = df[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
             timezones[col] = str(s.dt.tz)
             df[col] = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        elif not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)):
+            continue
+        default_text = isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is not pd.NA  # pandas' "str"
+        if isinstance(s.dtype, (pd.api.extensions.ExtensionDtype, pd.CategoricalDtype)) and not default_text:
+            # nullable, Arrow-backed or categorical: restored by name on load
+            dtypes[col] = (f"arrow:{s.dtype.pyarrow_dtype}" if isinstance(s.dtype, pd.ArrowDtype)
+                           else f"string[{s.dtype.storage}]" if isinstance(s.dtype, pd.StringDtype) else str(s.dtype))
+            if pd.api.types.is_bool_dtype(s.dtype):
+                missing = s.isna().to_numpy()
+                df[col] = s.fillna(False).to_numpy(dtype=bool)
+                if missing.any():
+                    df[f"{col}{_MISSING}"] = missing
+                continue
+            if pd.api.types.is_numeric_dtype(s.dtype):
+                df[col] = s.to_numpy(dtype=float, na_value=np.nan)  # NA as NaN; the dtype brings NA back
+                continue
+        if not (pd.api.types.is_numeric_dtype(df[col].dtype) or pd.api.types.is_datetime64_any_dtype(df[col].dtype)):
             missing = s.isna().to_numpy()
             df[col] = np.where(missing, "", s.astype(str)).astype(str)
             if missing.any():
                 df[f"{col}{_MISSING}"] = missing
     attrs["timezones"] = json.dumps(timezones)
+    attrs["dtypes"] = json.dumps(dtypes)
     ds = xr.Dataset.from_dataframe(df)
     ds.attrs.update(attrs)
     return ds
@@ -209,6 +225,12 @@ def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
             df[col] = df[col].map(lambda v: v.decode() if isinstance(v, bytes) else v)
     for col, tz in json.loads(ds.attrs.get("timezones", "{}")).items():
         df[col] = df[col].dt.tz_localize("UTC").dt.tz_convert(tz)
+    for col, dtype in json.loads(ds.attrs.get("dtypes", "{}")).items():
+        if dtype.startswith("arrow:"):
+            import pyarrow as pa  # pandas' Arrow-backed dtypes: pyarrow is there when such a column was saved
+
+            dtype = pd.ArrowDtype(pa.type_for_alias(dtype.removeprefix("arrow:")))
+        df[col] = df[col].astype(dtype)
     return RunTable(df, derived=json.loads(ds.attrs.get("derived", "{}")),
                     source=ds.attrs.get("source") or None, curve_axis=ds.attrs.get("curve_axis") or None)
 

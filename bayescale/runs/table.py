@@ -122,6 +122,7 @@ class RunTable:
             raise RunTableError("the run table has no rows; a fit needs runs")
         for c in (*REQUIRED, *(("N",) if has_n else ()), *inputs):  # cheap re-check: the constructor is public
             _check_positive(_numeric_column(df[c], c, ""), c, "")
+        _check_mixed_columns(df, f" in {source}" if source else "")
         object.__setattr__(self, "_df", df.copy())
         object.__setattr__(self, "_derived", dict(derived or {}))
         object.__setattr__(self, "_source", source)
@@ -524,6 +525,22 @@ class RunTable:
 def _unpickle_run_table(df: pd.DataFrame, derived: Mapping[str, str], source: str | None,
                         curve_axis: str | None) -> RunTable:
     return RunTable(df, derived=derived, source=source, curve_axis=curve_axis)
+
+
+def _check_mixed_columns(df: pd.DataFrame, where: str) -> None:
+    """Refuse an object column that mixes text with numbers (it would come back from a saved fit as
+    text), naming the column and rows, before anything is fitted."""
+    for col in df.columns:
+        if df[col].dtype != object:
+            continue
+        values = df[col].dropna()
+        is_text = values.map(lambda v: isinstance(v, (str, bytes)))
+        if is_text.any() and not is_text.all():
+            rows = list(values.index[~is_text][:5]) if is_text.mean() >= 0.5 else list(values.index[is_text][:5])
+            raise RunTableError(
+                f"column {col!r}{where} mixes text and numbers (e.g. rows {rows}); make it one kind, e.g. "
+                f"df[{col!r}] = df[{col!r}].astype(str), or drop it"
+            )
 
 
 def _numeric_column(col: pd.Series, name: str, where: str) -> pd.Series:

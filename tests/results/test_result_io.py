@@ -126,3 +126,28 @@ def test_a_run_table_that_no_longer_matches_its_hash_is_refused(tmp_path, chinch
     tree.to_netcdf(tmp_path / "edited.nc", engine="h5netcdf")
     with pytest.raises(FitFileError, match="does not match the data the fit was made on"):
         bs.load_fit(tmp_path / "edited.nc")
+
+
+@pytest.mark.parametrize("convert", ["numpy_nullable", "pyarrow", "category"])
+def test_pandas_extension_dtypes_round_trip(tmp_path, convert):
+    base = isoflop_runs(noise_sd=0.0).to_dataframe()
+    base["lr"] = np.linspace(1e-4, 3e-4, len(base))
+    base["tag"] = ["a", "b"] * (len(base) // 2) + ["a"] * (len(base) % 2)
+    base["k"] = pd.array([1, None] * (len(base) // 2) + [1] * (len(base) % 2), dtype="Int64")
+    df = base.assign(tag=base["tag"].astype("category")) if convert == "category" else base.convert_dtypes(
+        dtype_backend=convert)
+    runs = bs.RunTable.from_dataframe(df)
+    shape = (2, 5)
+    fit = fake_fit("chinchilla", {k: np.full(shape, v) for k, v in {"E": 1.7, "A": 400.0, "B": 400.0, "alpha": 0.3,
+                                                                    "beta": 0.3, "sigma": 0.01}.items()}, runs)
+    fit.save(tmp_path / "f.nc")
+    back = bs.load_fit(tmp_path / "f.nc").runs.to_dataframe().reset_index(drop=True)
+    orig = runs.to_dataframe().reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, orig)  # values, missing values and dtypes alike
+
+
+def test_a_column_mixing_text_and_numbers_is_refused_before_the_fit():
+    df = isoflop_runs(noise_sd=0.0).to_dataframe()
+    df["note"] = [1, "x"] * (len(df) // 2) + [1] * (len(df) % 2)
+    with pytest.raises(bs.runs.table.RunTableError, match="column 'note' mixes text and numbers"):
+        bs.RunTable.from_dataframe(df)
