@@ -81,6 +81,9 @@ def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataA
             f"unknown argument(s) {unknown}: law {fit.law.spec!r} takes inputs {sorted(known)} "
             "(interval options are ci_prob=, ci_kind=, kind=)"
         )
+    for k, v in given.items():
+        if v is not None and np.asarray(v).dtype.kind == "b":
+            raise PredictionInputError(f"{k}={v!r} is a boolean, not a size; give a number (e.g. {k}=7e10)")
     try:
         vals = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in given.items() if v is not None}
     except (TypeError, ValueError) as err:
@@ -421,6 +424,8 @@ def prob_below(
     0.97
     """
     fit = _as_fit(fit)
+    if isinstance(target, bool) or not np.all(np.isfinite(np.asarray(target, dtype=float))):
+        raise PredictionInputError(f"target={target!r}: give the loss to beat as a finite number (e.g. 2.0)")
     warn_if_far(fit, **inputs)
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
     p = (draws < target).mean(SAMPLE_DIMS).values

@@ -299,7 +299,15 @@ class RunTable:
 
         Rows in error messages are numbered from 0 for the first data row (file line = row + 2).
         """
-        df = pd.read_csv(path)
+        try:
+            header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
+            df = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise RunTableError(f"{path} is empty: a runs CSV needs a header line and one row per run") from None
+        twice = sorted({h for h in header if header.count(h) > 1})
+        if twice:
+            raise RunTableError(f"{path}: the header names {twice} more than once; rename or drop the copies "
+                                "(which one is the loss, say, would be a guess)")
         source = mapping.pop("source", None) or str(path)
         return cls.from_dataframe(df, source=source, **mapping)
 

@@ -226,3 +226,24 @@ def test_one_input_curves_of_several_runs_without_N():
     final = runs.final()
     assert final.curve_axis is None and list(final.run_ids) == ["a", "b"]
     np.testing.assert_array_equal(final.D, [1e11, 1e11])
+
+
+def test_a_csv_with_a_repeated_header_or_no_content_is_refused_by_name(tmp_path):
+    twice = tmp_path / "twice.csv"
+    twice.write_text("N,D,loss,loss\n1e8,2e9,3.1,3.3\n2e8,4e9,3.0,3.2\n")
+    with pytest.raises(bs.runs.table.RunTableError, match=r"twice.csv: the header names \['loss'\] more than once"):
+        bs.RunTable.from_csv(twice)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(bs.runs.table.RunTableError, match="empty.csv is empty"):
+        bs.RunTable.from_csv(empty)
+
+
+def test_predictions_refuse_boolean_sizes_and_a_target_that_is_not_a_number(chinchilla_fake_fit):
+    from bayescale.analysis import PredictionInputError
+
+    with pytest.raises(PredictionInputError, match="N=True is a boolean"):
+        bs.loss_interval(chinchilla_fake_fit, N=True, D=1.4e12)
+    for bad in (float("nan"), float("inf"), True):
+        with pytest.raises(PredictionInputError, match="target="):
+            bs.prob_below(chinchilla_fake_fit, bad, N=7e10, D=1.4e12)
