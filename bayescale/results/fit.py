@@ -135,7 +135,9 @@ class Fit:
         of every stored array that :func:`load_fit` verifies."""
         tree = self.idata.copy()
         tree["runs"] = xr.DataTree(_runs_to_dataset(self.runs))
-        tree.attrs["bayescale_checksum"] = _checksum(tree)
+        digest, names = _checksum(tree)
+        tree.attrs["bayescale_checksum"] = digest
+        tree.attrs["bayescale_checksum_vars"] = json.dumps(names)
         tree.to_netcdf(path, engine="h5netcdf")
 
     def __repr__(self) -> str:
@@ -235,18 +237,25 @@ def _runs_from_dataset(ds: xr.Dataset) -> RunTable:
                     source=ds.attrs.get("source") or None, curve_axis=ds.attrs.get("curve_axis") or None)
 
 
-def _checksum(tree: xr.DataTree) -> str:
-    """sha256 over every numeric data variable of every group, in a fixed order, values cast to
-    float64 or int64 (what a netCDF round trip keeps), with their names and shapes."""
+def _checksum(tree: xr.DataTree, names: list[str] | None = None) -> tuple[str, list[str]]:
+    """sha256 over numeric data variables (``group/name``), in a fixed order, values cast to float64
+    or int64 (what a netCDF round trip keeps), with their names and shapes; and the names used.
+    ``names=None``: every numeric variable (at save); on load, the ones the file lists, since a text
+    variable of nothing but missing values comes back as float."""
     h = hashlib.sha256()
+    used = []
     for node in sorted(tree.subtree, key=lambda n: n.path):
         for name in sorted(node.data_vars):
+            key = f"{node.path}/{name}"
             values = np.asarray(node.data_vars[name].values)
-            if values.dtype.kind not in "biuf":
+            if (names is None and values.dtype.kind not in "biuf") or (names is not None and key not in names):
                 continue
             canon = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
-            h.update(f"{node.path}/{name}{canon.shape}".encode() + np.ascontiguousarray(canon).tobytes())
-    return h.hexdigest()
+            h.update(f"{key}{canon.shape}".encode() + np.ascontiguousarray(canon).tobytes())
+            used.append(key)
+    if names is not None and sorted(used) != sorted(names):
+        return "", used  # a listed variable is missing: not the file that was saved
+    return h.hexdigest(), used
 
 
 def load_fit(path: str | PathLike[str]) -> Fit:
@@ -276,7 +285,8 @@ def load_fit(path: str | PathLike[str]) -> Fit:
     if "law" not in meta or "runs" not in tree.children:
         raise FitFileError(f"{path} is not a bayescale fit (no law or run table in it)")
     stored = meta.get("checksum")
-    if stored is not None and stored != _checksum(tree):
+    listed = json.loads(tree.attrs.get("bayescale_checksum_vars", "null"))
+    if stored is not None and (listed is None or stored != _checksum(tree, listed)[0]):
         raise FitFileError(f"{path}: its arrays are not those Fit.save wrote (checksum mismatch): the file was "
                            "edited or damaged; refit, or load a good copy")
     try:
@@ -297,6 +307,7 @@ def load_fit(path: str | PathLike[str]) -> Fit:
                            f"{runs.data_hash[:12]} now, {str(meta['data_hash'])[:12]} recorded); it was edited")
     idata = tree.copy()
     idata.attrs.pop("bayescale_checksum", None)
+    idata.attrs.pop("bayescale_checksum_vars", None)
     del idata["runs"]
     priors = tuple((k, Prior.from_dict(v)) for k, v in meta["priors"].items())
     noise = Noise.from_dict(meta.get("noise_model") or {

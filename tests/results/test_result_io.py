@@ -151,3 +151,20 @@ def test_a_column_mixing_text_and_numbers_is_refused_before_the_fit():
     df["note"] = [1, "x"] * (len(df) // 2) + [1] * (len(df) % 2)
     with pytest.raises(bs.runs.table.RunTableError, match="column 'note' mixes text and numbers"):
         bs.RunTable.from_dataframe(df)
+
+
+def test_a_text_variable_of_missing_values_does_not_break_the_checksum(tmp_path, chinchilla_fake_fit):
+    """nutpie's divergence_message is text that is all missing without divergences: it comes back as
+    float NaN, and the checksum covers only what was numeric when saved."""
+    fit = chinchilla_fake_fit
+    tree = fit.idata.copy()
+    shape = fit.posterior["alpha"].shape
+    msg = np.full(shape, None, dtype=object)
+    tree["sample_stats"] = xr.DataTree(xr.Dataset({"divergence_message": (("chain", "draw"), msg),
+                                                   "diverging": (("chain", "draw"), np.zeros(shape, bool))}))
+    import dataclasses
+
+    with_stats = dataclasses.replace(fit, idata=tree)
+    with_stats.save(tmp_path / "f.nc")
+    back = bs.load_fit(tmp_path / "f.nc")
+    assert not back.idata.sample_stats["diverging"].values.any()
