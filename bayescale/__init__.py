@@ -25,10 +25,10 @@ from .analysis import (
     predict,
     prob_below,
 )
-from .results import Diagnosis, Fit, MemoryUseWarning, SamplerWarning, diagnose, load_fit
+from .results import Diagnosis, Fit, MemoryUseWarning, MisfitWarning, SamplerWarning, diagnose, load_fit
 from .laws import ModelSpec, Noise, Parameter, Prior, get_law, law
 from .laws.cards import list_priors
-from .runs import RunTable, datasets
+from .runs import DataWarning, RunTable, datasets
 
 
 #: What fits (and so imports PyMC) is loaded on first use: ``import bayescale`` and reading results,
@@ -55,6 +55,7 @@ def load_demo_runs() -> RunTable:
 
 
 __all__ = [
+    "DataWarning",
     "Diagnosis",
     "Fit",
     "ModelSpec",
@@ -63,6 +64,7 @@ __all__ = [
     "Prior",
     "RunTable",
     "MemoryUseWarning",
+    "MisfitWarning",
     "SamplerWarning",
     "analysis",
     "average",

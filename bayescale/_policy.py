@@ -1,4 +1,8 @@
-"""Two policies every function follows, stated once.
+"""The policies every function follows, stated once.
+
+**Likelihood.** Wherever a function takes ``likelihood=``, the default is ``DEFAULT_LIKELIHOOD``
+(``"student_t"``): ``bs.fit``, ``bayescale fit``, ``bayescale report`` and the calibration give the
+same interval for the same table and seed.
 
 **Interval probability.** Every function that reports an interval defaults to ``ci_prob=CI_PROB``
 (0.9): the same number in a summary, a prediction, a forecast, a decision table and a plot, so two
@@ -21,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CI_PROB", "CI_PROBS", "SERIAL", "new_seed", "analysis_seed"]
+__all__ = ["CI_PROB", "CI_PROBS", "DEFAULT_LIKELIHOOD", "SERIAL", "new_seed", "analysis_seed", "check_interval"]
 
 #: ``executor="serial"``: fits run one after another in this process.
 SERIAL = "serial"
@@ -30,8 +34,26 @@ SERIAL = "serial"
 CI_PROB = 0.9
 #: The interval probabilities coverage is scored at.
 CI_PROBS = (0.5, 0.8, 0.9, 0.95)
+#: The family of log loss around the law wherever none is given (``bs.fit``, the CLI, the report,
+#: calibration): the Student-t, robust to a stray run (the counterpart of the Huber fits in the literature).
+DEFAULT_LIKELIHOOD = "student_t"
 #: Offset of an analysis's seed from the fit's own seed (an analysis never reuses the sampler's stream).
 _ANALYSIS_OFFSET = 7919
+
+
+def check_interval(*, ci_prob: Any = None, ci_kind: Any = None, kind: Any = None,
+                   error: type[Exception] = ValueError) -> None:
+    """The interval arguments every function takes, checked the same way before any work: ``ci_prob``
+    in (0, 1), ``ci_kind`` "hdi" or "eti", ``kind`` "mean" or "new_run" (None: not taken)."""
+    if ci_prob is not None:
+        ok = isinstance(ci_prob, (int, float, np.integer, np.floating)) and not isinstance(ci_prob, bool)
+        if not ok or not 0 < ci_prob < 1:
+            raise error(f"ci_prob must be a probability in (0, 1), e.g. {CI_PROB}; got {ci_prob!r}")
+    if ci_kind is not None and ci_kind not in ("hdi", "eti"):
+        raise error(f"ci_kind must be 'hdi' (highest density) or 'eti' (equal-tailed), got {ci_kind!r}")
+    if kind is not None and kind not in ("mean", "new_run"):
+        raise error(f"kind must be 'mean' (the law's loss) or 'new_run' (one run's loss, noise included), "
+                    f"got {kind!r}")
 
 
 def new_seed() -> int:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
+from . import __version__
+from ._policy import CI_PROB, DEFAULT_LIKELIHOOD
+from .laws.base import list_laws
 from .laws.noise import list_noise
 
 __all__ = ["main"]
@@ -42,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="bayescale",
         description="Bayesian inference on neural scaling laws (PyMC + ArviZ).",
     )
+    p.add_argument("--version", action="version", version=f"bayescale {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def sampler_args(sp: argparse.ArgumentParser, seed: int | None = None) -> None:
@@ -56,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="fit the shipped (simulated) run table and extrapolate to a 10x larger run",
         description="Fit the Chinchilla law to the demo table shipped with bayescale, print the "
-        "parameter summary and the 90%% interval for a run with 10x the compute of the largest, "
+        "parameter summary and the 90% interval for a run with 10x the compute of the largest, "
         "and write a PNG.",
         epilog=DEMO_EPILOG,
     )
@@ -70,15 +75,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Fit a scaling law to a CSV of finished runs (one row per run).",
     )
     fitp.add_argument("runs", help="CSV file of runs")
-    fitp.add_argument("--law", default="chinchilla",
-                      help="chinchilla, kaplan, power_law[:N|D|C], kaplan_power[:N|D|C] (default %(default)s)")
-    model_args(fitp, likelihood="normal")
+    fitp.add_argument("--law", default="chinchilla", metavar="LAW",
+                      help=f"one of {', '.join(list_laws())}; power_law, kaplan_power and the one-input curve "
+                      "laws take an input as power_law:N (default %(default)s)")
+    model_args(fitp)
     fitp.add_argument("--predict", action="append", default=[], metavar="N=7e10,D=1.4e12",
                       help="a point to predict; repeat for several")
-    fitp.add_argument("--ci-prob", type=float, default=0.9, help="interval probability (default %(default)s)")
-    fitp.add_argument("--ci-kind", default="hdi", choices=["hdi", "eti"])
+    fitp.add_argument("--ci-prob", type=_probability, default=CI_PROB,
+                      help="interval probability (default %(default)s)")
+    fitp.add_argument("--ci-kind", default="hdi", choices=["hdi", "eti"],
+                      help="highest-density or equal-tailed interval (default %(default)s)")
     fitp.add_argument("--kind", default="mean", choices=["mean", "new_run"],
-                      help="interval of the law's mean loss, or of one new run's loss")
+                      help="interval of the law's loss (with its own error beyond the fitted runs), or of one "
+                      "new run's loss, its noise included (default %(default)s)")
     fitp.add_argument("--out", help="write the fit to this netCDF file")
     fitp.add_argument("--plot", help="write a PNG of the fit (and the first --predict point)")
     fitp.add_argument("--json", action="store_true",
@@ -99,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--target", type=float, help="the loss that would justify the spend")
     rep.add_argument("--candidates", default="", metavar="C1,C2,...",
                      help="budgets to compare (default: budget/3, budget, 3 x budget)")
-    model_args(rep, likelihood="student_t")
+    model_args(rep)
     rep.add_argument("--priors", help="a prior card by name (see bayescale.list_priors()) or a .toml path")
     rep.add_argument("--no-backtest", action="store_true", help="skip the leave-largest-out backtest (one fit less)")
     rep.add_argument("--out", required=True, help="folder to write report.html, report.md and figures/ into")
@@ -123,12 +132,25 @@ def _count(least: int):
     return parse
 
 
-def model_args(parser: argparse.ArgumentParser, *, likelihood: str) -> None:
+def _probability(text: str) -> float:
+    """An argparse type: a probability strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a probability in (0, 1), e.g. 0.9")
+    return value
+
+
+def model_args(parser: argparse.ArgumentParser) -> None:
     """The column map and the observation model, as ``fit`` and ``report`` take them."""
     parser.add_argument("--map", default="", metavar="N=col,D=col,...",
                         help="map the CSV's columns to N, D, C, loss, run (defaults: same names)")
-    parser.add_argument("--likelihood", default=likelihood, choices=["normal", "student_t"],
-                        help="family of log loss around the law (default %(default)s)")
+    parser.add_argument("--likelihood", default=None, choices=["student_t", "normal"],
+                        help=f"family of log loss around the law (default {DEFAULT_LIKELIHOOD}, robust to a stray "
+                        "run; normal for training curves under --noise ar1, whose run offsets are integrated out "
+                        "exactly only under a normal)")
     parser.add_argument("--noise", default=None, choices=list_noise(),
                         help="observation model: discrepancy (default for final losses: iid noise plus the law's "
                         "own error beyond the fitted compute range), iid (the model without it), ar1 (default for "
@@ -166,29 +188,41 @@ def _report(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"bayescale: {err}") from None
     for w in rep.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
+        warnings.warn(w, stacklevel=1)
     print(rep.decision.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nwrote {rep.html_path} and {rep.md_path} ({len(rep.figures)} figures in "
           f"{rep.html_path.parent / 'figures'})")
     return 0
 
 
-def _sample(bs, runs, law: str, args, likelihood: str = "normal"):
-    import warnings
+class _OneLineWarnings(warnings.catch_warnings):
+    """Within it, every warning prints as one line, ``warning: ...`` on stderr, and each text once
+    (no file path or source line: the command line is not a traceback)."""
 
+    def __enter__(self):
+        super().__enter__()
+        self.said: list[str] = []
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *_, **__: self.say(str(message))
+        return self
+
+    def say(self, text: str) -> None:
+        text = " ".join(text.split())
+        if text not in self.said:
+            self.said.append(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+
+def _sample(bs, runs, law: str, args, likelihood: str | None = None):
     # --json keeps stdout for the JSON object alone: no progress bar there
     progress = not (args.no_progress or getattr(args, "json", False))
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", bs.SamplerWarning)
+        warnings.simplefilter("always")
         result = bs.fit(runs, law, likelihood=likelihood, noise=getattr(args, "noise", None), draws=args.draws,
                         tune=args.tune, chains=args.chains, random_seed=args.seed, progressbar=progress)
-    problems = []
+    problems = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
     for w in caught:
-        if issubclass(w.category, bs.SamplerWarning):
-            problems.append(str(w.message))
-            print(f"WARNING: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return result, problems
 
 
@@ -260,8 +294,6 @@ def _fit(args) -> int:
         raise SystemExit(f"bayescale: --map keys must be N, D, C, loss, run, or for training curves step, "
                          f"tokens, lr; got {sorted(unknown)}")
     points = [_parse_point(p) for p in args.predict]
-    if not 0 < args.ci_prob < 1:
-        raise SystemExit(f"bayescale: --ci-prob is a probability in (0, 1), e.g. 0.9; got {args.ci_prob}")
     for out in (args.out, args.plot):
         if out and not Path(out).resolve().parent.is_dir():
             raise SystemExit(f"bayescale: cannot write {out}: folder {Path(out).parent} does not exist")
@@ -271,11 +303,13 @@ def _fit(args) -> int:
         runs.check_law(law)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"bayescale: {err}") from None
-    accepted = sorted({"N", "D", "C", *law.inputs})
-    for point in points:
-        unknown = sorted(set(point) - set(accepted))
-        if unknown:
-            raise SystemExit(f"bayescale: --predict {unknown}: law {law.spec!r} takes {accepted}")
+    from .analysis.predict import PredictionInputError, prediction_inputs
+
+    for text, point in zip(args.predict, points, strict=True):  # checked before the fit, not after it
+        try:
+            prediction_inputs(law, **point)
+        except PredictionInputError as err:
+            raise SystemExit(f"bayescale: --predict {text}: {err}") from None
     try:
         result, problems = _sample(bs, runs, args.law, args, args.likelihood)
     except (bs.runs.RunTableError, bs.laws.LawError, bs.laws.PriorError, bs.laws.NoiseError) as err:
@@ -296,7 +330,7 @@ def _fit(args) -> int:
     if args.json:
         out = {
             "law": result.law.spec,
-            "likelihood": args.likelihood,
+            "likelihood": result.likelihood,
             "n_runs": len(runs),
             "summary": {k: {c: _finite_or_none(v) for c, v in row.items()} for k, row in summary.iterrows()},
             "intervals": [{k: _finite_or_none(v) for k, v in r.items()} for r in intervals],
@@ -327,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "plot", None) and Path(args.plot).suffix.lower() != ".png":
         raise SystemExit(f"bayescale: --plot writes PNG; give a .png path, not {args.plot!r}")
-    return args.func(args)
+    with _OneLineWarnings():
+        return args.func(args)
 
 
 if __name__ == "__main__":

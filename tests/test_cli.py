@@ -18,7 +18,7 @@ def test_help_is_clean():
 def test_bad_input_is_one_line_not_a_traceback(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("params,tokens,loss\n1e8,2e9,3.3\n2e8,4e9,-1\n4e8,8e9,2.9\n")
-    with pytest.raises(SystemExit, match=r"bayescale: column 'loss'.*must be > 0.*row 1 \(-1.0\)"):
+    with pytest.raises(SystemExit, match=r"bayescale: column 'loss'.*must be > 0.*line 3 \(-1.0\)"):
         main(["fit", str(path), "--map", "N=params,D=tokens"])
     with pytest.raises(SystemExit, match="--map keys must be"):
         main(["fit", str(path), "--map", "size=params"])
@@ -43,7 +43,7 @@ def test_fit_json_end_to_end(tmp_path, capsys):
                "--plot", str(tmp_path / "f.png")])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["summary"]) == {"E", "A", "B", "alpha", "beta", "sigma", "kappa"}  # the default noise="discrepancy"
+    assert set(out["summary"]) == {"E", "A", "B", "alpha", "beta", "sigma", "nu", "kappa"}  # student_t, discrepancy
     (iv,) = out["intervals"]
     assert iv["lower"] < 1.9367 < iv["upper"]  # Hoffmann et al.'s law at Chinchilla-70B
     assert out["random_seed"] == 3 and out["diagnostics"]["divergences"] == 0
@@ -61,13 +61,15 @@ def test_json_stdout_is_valid_json_with_progress_and_one_chain(tmp_path, capsys)
     assert rc == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)  # no progress bar, no NaN
-    assert "WARNING:" in captured.err and "effective sample size" in captured.err  # too few draws: told
+    assert "warning: chinchilla fit:" in captured.err and "effective sample size" in captured.err  # too few draws
     assert out["sampler_problems"]
     assert out["summary"]["E"]["r_hat"] is None and out["diagnostics"]["max_r_hat"] is None
-    with pytest.raises(SystemExit, match="--predict \\['T'\\]"):
+    with pytest.raises(SystemExit, match=r"--predict N=7e10,D=1.4e12,T=5: unknown argument\(s\) \['T'\]"):
         main(["fit", str(path), "--predict", "N=7e10,D=1.4e12,T=5"])
-    with pytest.raises(SystemExit, match="--ci-prob is a probability"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:  # argparse: a usage error, before the table is read
         main(["fit", str(path), "--ci-prob", "90"])
+    assert stop.value.code == 2 and "--ci-prob: 90.0 is not a probability in (0, 1)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -109,3 +111,78 @@ def test_sampler_flags_are_checked_before_any_fit(capsys, flag, value, said):
     with pytest.raises(SystemExit) as info:
         main(["demo", flag, value])
     assert info.value.code == 2 and f"argument {flag}: {said}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_demo_fit_is_the_same_with_cold_and_warm_compile_caches(tmp_path):
+    """The demo's fit (its table, law, likelihood and seed 2022) in three fresh processes: two with
+    their own empty PyTensor and numba caches, one reusing the first's warm cache. Draws agree bit
+    for bit, and the shipped table samples without a sampler warning."""
+    import os
+    from importlib.resources import files
+
+    import bayescale as bs
+
+    demo_csv = files("bayescale") / "data" / "demo_runs.csv"
+
+    draws = []
+    for i, cache in enumerate(["a", "b", "a"]):
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / cache}",
+               "NUMBA_CACHE_DIR": str(tmp_path / cache / "numba")}
+        out = subprocess.run([sys.executable, "-m", "bayescale.cli", "fit", str(demo_csv), "--seed", "2022",
+                              "--no-progress", "--out", str(tmp_path / f"{i}.nc")],  # the demo's fit, as it is
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        assert "warning" not in out.stderr.lower(), out.stderr
+        draws.append(bs.load_fit(tmp_path / f"{i}.nc").posterior)
+    assert (tmp_path / "a").is_dir() and (tmp_path / "b").is_dir()  # the caches were where we put them
+    for other in draws[1:]:
+        for name in ("E", "A", "B", "alpha", "beta", "sigma", "nu", "kappa"):
+            assert (other[name].values == draws[0][name].values).all(), name
+
+
+def test_version_and_help_name_every_law_and_the_defaults(capsys):
+    import bayescale as bs
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"bayescale {bs.__version__}"
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in bs.laws.list_laws():
+        assert name in text
+    assert "(default student_t," in text and "(default hdi)" in text and "(default mean)" in text
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "90%%" not in capsys.readouterr().out
+
+
+def test_predict_is_checked_before_anything_is_fitted(tmp_path, monkeypatch):
+    import bayescale as bs
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("sampled before checking --predict")
+
+    monkeypatch.setattr(bs, "fit", no_fit)
+    path = tmp_path / "runs.csv"
+    bs.load_demo_runs().to_dataframe().to_csv(path, index=False)
+    for bad, said in [("N=7e10", r"--predict N=7e10: law 'chinchilla' needs \['N', 'D'\]; missing \['D'\]"),
+                      ("N=-1,D=1e12", r"--predict N=-1,D=1e12: N must be finite and > 0; got \[-1.0\]"),
+                      ("Q=3,N=7e10,D=1e12", r"--predict Q=3,N=7e10,D=1e12: unknown argument\(s\) \['Q'\]"),
+                      ("N=big", r"--predict N='big' is not a number")]:
+        with pytest.raises(SystemExit, match=said):
+            main(["fit", str(path), "--predict", bad])
+
+
+def test_warnings_on_the_command_line_are_one_line_each_and_said_once(capsys):
+    import warnings
+
+    from bayescale.cli import _OneLineWarnings
+
+    with _OneLineWarnings():
+        for _ in range(3):
+            warnings.warn("predicting C 2.0 decades beyond\n  the fitted runs", UserWarning, stacklevel=1)
+        warnings.warn("another", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err.splitlines() == ["warning: predicting C 2.0 decades beyond the fitted runs",
+                                                    "warning: another"]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import Fit
-from .._policy import CI_PROBS, SERIAL
+from .._policy import CI_PROBS, SERIAL, check_interval
 from ..laws import Law, get_law
 from ..runs import RunTable
 from .predict import interval, loss_draws, predict, predictive
@@ -240,10 +240,7 @@ def score_runs(
     >>> table = score_runs(fit, new_runs, ci_probs=(0.5, 0.9))  # doctest: +SKIP
     >>> table["inside_0.9"].mean()  # coverage of the 90% intervals  # doctest: +SKIP
     """
-    if kind not in ("new_run", "mean"):
-        raise ValueError(f"kind must be 'new_run' or 'mean', got {kind!r}")
-    if ci_kind not in ("eti", "hdi"):
-        raise ValueError(f"ci_kind must be 'eti' or 'hdi', got {ci_kind!r}")
+    check_interval(kind=kind, ci_kind=ci_kind)
     probs = [float(p) for p in ci_probs]
     if any(not 0 < p < 1 for p in probs):
         raise ValueError(f"ci_probs must be in (0, 1), got {probs}")

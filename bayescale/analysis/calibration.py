@@ -201,7 +201,7 @@ def calibrate(
     n_datasets: int = 50,
     params: Mapping[str, float] | None = None,
     priors: Mapping[str, Any] | None = None,
-    likelihood: str = "normal",
+    likelihood: str | None = None,
     noise: Noise | str | None = None,
     holdout: Holdout = "largest_C",
     ci_probs: Sequence[float] = CI_PROBS,
@@ -234,8 +234,8 @@ def calibrate(
         loss; ``nu`` too for ``likelihood="student_t"``). Default: drawn from the prior.
     priors : mapping, optional
         Prior overrides for the fits (and, with ``params=None``, for the simulation).
-    likelihood : {"normal", "student_t"}
-        Of the simulation and of the fits.
+    likelihood : {"student_t", "normal"}, optional
+        Of the simulation and of the fits (default as in :func:`bayescale.fit`).
     noise : str or Noise, optional
         The observation model of the simulation and of the fits, as in :func:`bayescale.fit`
         (default ``"discrepancy"``: held-out runs beyond the training runs' compute get the law's

@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import stats
 from scipy.special import logsumexp
 
-from .._policy import CI_PROB
+from .._policy import CI_PROB, check_interval
 from ..laws.noise import runs_columns
 from ..results import Fit
 from .compare import PARETO_K_MAX, ParetoKWarning
@@ -361,8 +361,7 @@ def uniform_ecdf_band(
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if not 0 < ci_prob < 1:
-        raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob}")
+    check_interval(ci_prob=ci_prob)
     k = max(n, 20) if num_points is None else int(num_points)
     x = np.arange(1, k) / k
     rng = np.random.default_rng(random_seed)

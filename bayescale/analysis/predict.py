@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._policy import CI_PROB, analysis_seed
+from .._policy import CI_PROB, analysis_seed, check_interval
+from ..laws.base import Law
 from ..laws.noise import Structure, runs_columns
 from ..results import Fit
 from ..runs import RunTable
@@ -69,16 +70,18 @@ def _inputs_of(fit: Fit | AveragedFit) -> tuple[str, ...]:
     return fit.inputs if isinstance(fit, AveragedFit) else fit.law.inputs
 
 
-def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataArray]:
+def prediction_inputs(fit: Fit | Law, **given: ArrayLike | None) -> dict[str, xr.DataArray]:
     """Inputs as DataArrays on a ``point`` dim, with N, D, C completed by C = 6 N D.
 
-    Scalars broadcast against arrays. Every array carries all inputs as coordinates.
+    Scalars broadcast against arrays. Every array carries all inputs as coordinates. ``fit`` may be
+    a law, to check a point before anything is fitted (the CLI's ``--predict``).
     """
-    known = {"N", "D", "C", *fit.law.inputs}
+    law = fit if isinstance(fit, Law) else fit.law
+    known = {"N", "D", "C", *law.inputs}
     unknown = sorted(set(given) - known)
     if unknown:
         raise PredictionInputError(
-            f"unknown argument(s) {unknown}: law {fit.law.spec!r} takes inputs {sorted(known)} "
+            f"unknown argument(s) {unknown}: law {law.spec!r} takes inputs {sorted(known)} "
             "(interval options are ci_prob=, ci_kind=, kind=)"
         )
     for k, v in given.items():
@@ -104,10 +107,10 @@ def prediction_inputs(fit: Fit, **given: ArrayLike | None) -> dict[str, xr.DataA
         vals["D"] = vals["C"] / (6.0 * vals["N"])
     elif {"N", "D"} <= vals.keys() and "C" not in vals:
         vals["C"] = 6.0 * vals["N"] * vals["D"]
-    missing = [i for i in fit.law.inputs if i not in vals]
+    missing = [i for i in law.inputs if i not in vals]
     if missing:
         raise PredictionInputError(
-            f"law {fit.law.spec!r} needs {list(fit.law.inputs)}; missing {missing} "
+            f"law {law.spec!r} needs {list(law.inputs)}; missing {missing} "
             "(D can come from N and C, C from N and D)"
         )
     for name, v in vals.items():
@@ -219,8 +222,7 @@ def predictive(
     >>> pred, law_draws = predictive(fit, N=7e10, D=1.4e12)  # doctest: +SKIP
     >>> np.exp(pred.interval(0.9))  # doctest: +SKIP
     """
-    if kind not in ("mean", "new_run"):
-        raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    check_interval(kind=kind)
     rng = random_seed if isinstance(random_seed, np.random.Generator) else _rng(fit, random_seed)
     params = new_run_params(fit, rng) if kind == "new_run" and fit.run_effects else None
     x = prediction_inputs(fit, **inputs)
@@ -263,8 +265,7 @@ def loss_draws(
     spread (``noise="ar1"``); to forecast a run in the fit from its partial curve, use
     :func:`bayescale.analysis.forecast_draws`.
     """
-    if kind not in ("mean", "new_run"):
-        raise ValueError(f"kind must be 'mean' or 'new_run', got {kind!r}")
+    check_interval(kind=kind)
     fit = _as_fit(fit)
     if isinstance(fit, AveragedFit):
         return mix_draws(fit, {k: loss_draws(f, kind=kind, random_seed=random_seed, **inputs)
@@ -278,13 +279,10 @@ def interval(
     draws: xr.DataArray, *, ci_prob: float = CI_PROB, ci_kind: Literal["hdi", "eti"] = "hdi"
 ) -> xr.DataArray:
     """Credible interval over ``(chain, draw)``: dims ``(..., ci_bound)`` with lower/upper."""
-    if not 0 < ci_prob < 1:
-        raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob}")
+    check_interval(ci_prob=ci_prob, ci_kind=ci_kind)
     if ci_kind == "hdi":
         return az.hdi(draws, prob=ci_prob, dim=list(SAMPLE_DIMS))
-    if ci_kind == "eti":
-        return az.eti(draws, prob=ci_prob, dim=list(SAMPLE_DIMS))
-    raise ValueError(f"ci_kind must be 'hdi' or 'eti', got {ci_kind!r}")
+    return az.eti(draws, prob=ci_prob, dim=list(SAMPLE_DIMS))
 
 
 def loss_interval(
@@ -336,6 +334,7 @@ def loss_interval(
                   N             D             C    median     lower     upper
     0  7.000000e+10  1.400000e+12  5.880000e+23  1.93...
     """
+    check_interval(ci_prob=ci_prob, ci_kind=ci_kind, kind=kind)  # before any warning about the point
     fit = _as_fit(fit)
     warn_if_far(fit, **inputs)
     draws = loss_draws(fit, kind=kind, random_seed=random_seed, **inputs)
@@ -516,7 +515,8 @@ def warn_if_far(fit: Fit | AveragedFit, max_decades: float = MAX_EXTRAPOLATION_D
             ExtrapolationWarning,
             stacklevel=3,
         )
-    worst = {k: float(np.max(v)) for k, v in far.items() if v.size and np.max(v) > max_decades}
+    # a run 10x the largest is 1 decade out, not 1.0000000000000002 (rounding is no reason to warn)
+    worst = {k: float(np.max(v)) for k, v in far.items() if v.size and np.max(v) > max_decades + 1e-9}
     if worst:
         said = ", ".join(f"{k} {d:.1f} decades" for k, d in worst.items())
         if _has_law_error(one):

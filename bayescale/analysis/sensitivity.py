@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats import psense
 
-from .._policy import CI_PROB
+from .._policy import CI_PROB, check_interval
 from ..results import Fit
 from ..laws import Law, get_law
 from ..runs import RunTable
@@ -385,8 +385,7 @@ def prior_sensitivity(
     0   0.50   1.941  1.902  1.987      0.12
     ...
     """
-    if not 0 < ci_prob < 1:
-        raise SensitivityError(f"ci_prob must be in (0, 1), got {ci_prob}")
+    check_interval(ci_prob=ci_prob, error=SensitivityError)
     alphas = tuple(_check_alpha(a) for a in np.atleast_1d(np.asarray(alphas, dtype=object)))
     if not alphas:
         raise SensitivityError("give at least one alpha, e.g. alphas=(0.5, 1.0, 2.0)")

@@ -41,6 +41,27 @@ def pivots(runs: RunTable, law: Law) -> dict[str, float]:
     return {inp: float(np.exp(np.mean(np.log(runs.column(inp))))) for inp in law.inputs}
 
 
+def check_pivot(pivot: Any, law: Law) -> dict[str, float]:
+    """``pivot=`` as given to :func:`bayescale.fit`, checked before anything is built: one finite
+    number > 0 for each input of the law (a :class:`ValueError` naming what is wrong otherwise)."""
+    example = ", ".join(f"{k!r}: ..." for k in law.inputs)
+    if not isinstance(pivot, Mapping):
+        raise ValueError(f"pivot must map each input of {law.spec!r} to a number, {{{example}}}; got {pivot!r}")
+    missing = [k for k in law.inputs if k not in pivot]
+    extra = [k for k in pivot if k not in law.inputs]
+    if missing or extra:
+        raise ValueError(f"pivot must give each input of {law.spec!r} once, {{{example}}}; "
+                         + (f"missing {missing}" if missing else f"{extra} are not inputs of the law"))
+    out = {}
+    for k, v in pivot.items():
+        ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+        if not ok or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"pivot {k}={v!r}: a pivot is a value of the input where amplitudes are sampled, a "
+                             f"finite number > 0 (e.g. the runs' geometric mean); leave pivot=None for that")
+        out[k] = float(v)
+    return out
+
+
 @dataclass(frozen=True)
 class ModelData:
     """The arrays a model reads, by ``pm.Data`` name, and the coordinates of its dims."""
@@ -105,7 +126,7 @@ def build_model(
     law: str | Law = "chinchilla",
     *,
     priors: Mapping[str, Any] | None = None,
-    likelihood: str = "normal",
+    likelihood: str | None = None,
     pivot: Mapping[str, float] | None = None,
     noise: Noise | str | None = None,
     run_effects: Sequence[str] = (),
@@ -131,7 +152,7 @@ def build_model(
     spec = ModelSpec.build(law, noise=noise, likelihood=likelihood, priors=priors, run_effects=run_effects,
                            parameterization=parameterization, runs=runs)
     runs.check_law(spec.law)
-    pivot = dict(pivots(runs, spec.law) if pivot is None else pivot)
+    pivot = pivots(runs, spec.law) if pivot is None else check_pivot(pivot, spec.law)
     return build(spec, model_data(runs, spec, pivot=pivot))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from .base import Law, get_law
 from .cards import card_priors
 from .noise import Noise, get_noise
-from .priors import Prior, PriorError
+from .priors import LOCATION_FAMILIES, Prior, PriorError
 
 __all__ = ["ModelSpec", "resolve_priors"]
 
@@ -45,6 +45,13 @@ def resolve_priors(law: Law, noise: Noise, priors: Mapping[str, Any] | str | Pat
         prior = Prior.from_dict(value) if isinstance(value, Mapping) else value
         if not isinstance(prior, Prior):
             raise PriorError(f"prior for {key!r} must be a bayescale Prior, got {value!r}")
+        shifted = [q for q in law.parameters if q.log and q.scale and q.sampled_name == key]
+        if shifted and not prior.location_keys():
+            raise PriorError(
+                f"prior for {key!r} is {prior!r}, which is not a location family: {key} is sampled at the "
+                f"runs' pivot, which shifts its prior along the log scale. Use one of {sorted(LOCATION_FAMILIES)} "
+                f"(e.g. {key}=Prior('Normal', mu=..., sigma=...) on the log scale)"
+            )
         out[key] = prior
     return out
 
@@ -67,7 +74,7 @@ class ModelSpec:
     card: str | None = None
 
     @classmethod
-    def build(cls, law: str | Law = "chinchilla", *, noise: Noise | str | None = None, likelihood: str = "normal",
+    def build(cls, law: str | Law = "chinchilla", *, noise: Noise | str | None = None, likelihood: str | None = None,
               priors: Mapping[str, Any] | str | PathLike[str] | None = None, run_effects=(),
               parameterization: str = "noncentered", runs: Any = None) -> ModelSpec:
         """From ``bs.fit``'s keywords (``noise=None``: ``"ar1"`` for curve tables, else ``"iid"``)."""

@@ -4,7 +4,7 @@ Between the run table and inference in the layers: importing it never imports Py
 :mod:`bayescale.analysis` and :mod:`bayescale.plots` can read fits without it.
 """
 
-from .diagnostics import Diagnosis, diagnose
+from .diagnostics import Diagnosis, MisfitWarning, diagnose, largest_runs_missed
 from .fit import Fit, FitFileError, LawChangedWarning, MemoryUseWarning, SamplerWarning, load_fit, make_attrs
 
 __all__ = [
@@ -13,8 +13,10 @@ __all__ = [
     "FitFileError",
     "LawChangedWarning",
     "MemoryUseWarning",
+    "MisfitWarning",
     "SamplerWarning",
     "diagnose",
+    "largest_runs_missed",
     "load_fit",
     "make_attrs",
 ]

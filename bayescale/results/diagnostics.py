@@ -10,15 +10,28 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from ..runs.design import compute_levels
+
 if TYPE_CHECKING:
     from .fit import Fit
 
-__all__ = ["Diagnosis", "diagnose", "RHAT_MAX", "ESS_MIN", "BFMI_MIN"]
+__all__ = ["Diagnosis", "diagnose", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "MisfitWarning", "largest_runs_missed",
+           "MISS_LOG", "MISS_Z"]
 
 #: Thresholds beyond which sampler trouble is reported (Vehtari et al. 2021; Betancourt 2016).
 RHAT_MAX = 1.01
 ESS_MIN = 400
 BFMI_MIN = 0.3
+
+#: The fitted law misses its largest runs when their mean log residual from the law's median is more
+#: than MISS_LOG (2%) and more than MISS_Z standard errors of the noise (sigma / sqrt(runs)).
+MISS_LOG = 0.02
+MISS_Z = 2.0
+
+
+class MisfitWarning(UserWarning):
+    """The fitted law misses the runs at the largest compute: a prediction beyond them may be biased."""
+
 
 # the same statistic under nutpie's and PyMC's names
 _MAXDEPTH = ("maxdepth_reached", "reached_max_treedepth")
@@ -119,7 +132,7 @@ def diagnose(fit: Fit) -> Diagnosis:
     return diagnose_idata(fit.idata, fit.var_names, likelihood=fit.likelihood)
 
 
-def diagnose_idata(idata: xr.DataTree, var_names: Sequence[str], *, likelihood: str = "normal") -> Diagnosis:
+def diagnose_idata(idata: xr.DataTree, var_names: Sequence[str], *, likelihood: str | None = None) -> Diagnosis:
     """:func:`diagnose` on a DataTree and the parameter names to judge."""
     post = idata.posterior.dataset[list(var_names)]
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
@@ -163,7 +176,7 @@ def diagnose_idata(idata: xr.DataTree, var_names: Sequence[str], *, likelihood: 
     return Diagnosis(**diag, problems=tuple(_problems(diag, likelihood)))
 
 
-def _problems(d: dict[str, Any], likelihood: str) -> list[str]:
+def _problems(d: dict[str, Any], likelihood: str | None) -> list[str]:
     out = []
     if d["frozen"]:
         out.append(
@@ -203,3 +216,34 @@ def _problems(d: dict[str, Any], likelihood: str) -> list[str]:
             "typically a heavy tail or a funnel; tighten the priors (e.g. on sigma) or reparameterise"
         )
     return out
+
+
+def largest_runs_missed(fit: Fit) -> str | None:
+    """What is wrong when the fitted law misses the runs at the largest compute level, or None.
+
+    The runs of the largest compute level (:func:`bayescale.runs.design.compute_levels`) are the ones
+    a prediction for a larger run leans on most. Their mean log residual from the law's posterior
+    median is compared with ``MISS_LOG`` and with ``MISS_Z`` standard errors of the noise (the
+    posterior median of ``sigma`` over the square root of their number). Tables of final losses
+    with a compute column and no per-run parameters; None for others.
+    """
+    runs = fit.runs
+    if runs.is_curves or "C" not in runs.to_dataframe().columns or fit.noise.run_effects \
+            or "sigma" not in fit.posterior.data_vars:
+        return None
+    lo, hi = compute_levels(runs.C)[-1]
+    top = runs.C >= lo
+    post = fit.posterior
+    draws = {k: post[k].values.reshape(-1)[:, None] for k in fit.law.param_names}
+    law = fit.law(**{k: runs.column(k)[top][None, :] for k in fit.law.inputs}, **draws)
+    resid = np.log(runs.loss[top]) - np.median(np.log(law), axis=0)
+    mean, n = float(resid.mean()), int(top.sum())
+    sigma = float(np.median(post["sigma"].values))
+    if abs(mean) <= MISS_LOG or abs(mean) <= MISS_Z * sigma / np.sqrt(n):
+        return None
+    where = f"C {lo:.3g}" if lo == hi else f"C {lo:.3g} to {hi:.3g}"
+    side = "below" if mean < 0 else "above"
+    return (f"the law misses its largest runs ({n} at {where}): their losses lie {abs(np.expm1(mean)):.1%} {side} "
+            f"the law's median on average, more than the noise (sigma {sigma:.3g} in log loss) explains, so a "
+            "prediction beyond them leans on a law that does not pass through them; check how it extrapolates "
+            "(bs.backtest(runs, law, holdout='largest_C')) and compare laws (bs.compare(fits, method='lfo'))")

@@ -5,6 +5,7 @@ from .design import IdentifiabilityWarning, design_problems
 from .simulate import isoflop_design, simulate_curves, simulate_runs
 from .table import (
     CurveOrderError,
+    DataWarning,
     MissingColumnError,
     NonFiniteError,
     NonNumericError,
@@ -12,10 +13,12 @@ from .table import (
     RunTable,
     RunTableError,
     TooFewSizesError,
+    data_problems,
 )
 
 __all__ = [
     "CurveOrderError",
+    "DataWarning",
     "IdentifiabilityWarning",
     "MissingColumnError",
     "NonFiniteError",
@@ -24,6 +27,7 @@ __all__ = [
     "RunTable",
     "RunTableError",
     "TooFewSizesError",
+    "data_problems",
     "datasets",
     "design_problems",
     "isoflop_design",

@@ -22,6 +22,8 @@ __all__ = [
     "NonFiniteError",
     "NonPositiveError",
     "TooFewSizesError",
+    "DataWarning",
+    "data_problems",
 ]
 
 CANONICAL = ("N", "D", "C", "loss")
@@ -60,11 +62,38 @@ class TooFewSizesError(RunTableError):
     """Fewer distinct values of an input than the law needs to be identified."""
 
 
+class DataWarning(UserWarning):
+    """Numbers a table of language-model runs rarely holds: other units, or mistakes. They are fitted
+    as given (bayescale never alters data); the warning names the rows and what to check."""
+
+
+#: The plausibility checks of :func:`data_problems`, for tables with a model size N. A cross-entropy in
+#: nats per token above MAX_NATS is not one (ln of a 3-million-token vocabulary is 15).
+MAX_NATS = 15.0
+#: A loss this many times above or below the table's median stands out from the ladder.
+LOSS_FACTOR = 20.0
+#: Parameter counts outside this range look like other units (7e10 is 70B; 70 is N in billions).
+N_RANGE = (1e4, 1e14)
+#: Token counts of finished runs outside this range look like other units.
+D_RANGE = (1e6, 1e16)
+#: Rank correlation of the loss with compute above this, over at least RISING_MIN_RUNS runs: losses
+#: that rise with scale (an accuracy or a score, not a loss?).
+RISING_R = 0.5
+RISING_MIN_RUNS = 5
+
+
 class CurveOrderError(RunTableError):
     """Checkpoints of a run that go backwards, repeat a step, or change model size."""
 
 
+#: The index name :meth:`RunTable.from_csv` gives a CSV's rows: their line in the file.
+_FILE_LINE = "line in file"
+
+
 def _rows(labels: Sequence[object], values: Sequence[object] | None = None) -> str:
+    """``rows 3 (nan), 7 (-1.0)``: the frame's index labels; ``lines ...`` for a table read by
+    :meth:`RunTable.from_csv`, whose rows are labelled by their line in the file."""
+    word = "line" if getattr(labels, "name", None) == _FILE_LINE else "row"
     labels = list(labels)
     shown = labels[:_MAX_LISTED]
     if values is not None:
@@ -73,7 +102,7 @@ def _rows(labels: Sequence[object], values: Sequence[object] | None = None) -> s
     else:
         text = ", ".join(str(r) for r in shown)
     more = f" and {len(labels) - _MAX_LISTED} more" if len(labels) > _MAX_LISTED else ""
-    return f"row{'s' if len(labels) > 1 else ''} {text}{more}"
+    return f"{word}{'s' if len(labels) > 1 else ''} {text}{more}"
 
 
 class RunTable:
@@ -235,7 +264,7 @@ class RunTable:
             if col not in df.columns:
                 raise MissingColumnError(
                     f"column {col!r} (for {key}) not found{where}; the table has columns "
-                    f"{list(df.columns)}. Pass {key}='<your column>' to map it."
+                    f"{list(df.columns)}. Map it: {key}='<your column>' (command line: --map {key}=<your column>)"
                 )
         extra_cols = {k: v for k, v in (("step", step), ("lr", lr)) if v is not None}
         for key, col in extra_cols.items():
@@ -246,7 +275,8 @@ class RunTable:
         if "D" not in explicit and "C" not in explicit and curve_axis != "step":
             raise MissingColumnError(
                 f"neither tokens D nor compute C found{where}: the table has columns "
-                f"{list(df.columns)}. Pass D='<tokens column>' or C='<FLOPs column>'."
+                f"{list(df.columns)}. Map one: D='<tokens column>' or C='<FLOPs column>' (command line: "
+                "--map D=<column> or --map C=<column>)"
             )
         if run is not None and run not in df.columns:
             raise MissingColumnError(
@@ -297,7 +327,8 @@ class RunTable:
     def from_csv(cls, path: str | PathLike[str], **mapping: str | None) -> RunTable:
         """Read a CSV file of runs; keywords as in :meth:`from_dataframe`.
 
-        Rows in error messages are numbered from 0 for the first data row (file line = row + 2).
+        Errors name the file's lines (line 1 is the header, line 2 the first run); the table's rows
+        are numbered from 0 as in ``pd.read_csv``.
         """
         try:
             header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
@@ -309,7 +340,10 @@ class RunTable:
             raise RunTableError(f"{path}: the header names {twice} more than once; rename or drop the copies "
                                 "(which one is the loss, say, would be a guess)")
         source = mapping.pop("source", None) or str(path)
-        return cls.from_dataframe(df, source=source, **mapping)
+        df.index = pd.RangeIndex(2, len(df) + 2, name=_FILE_LINE)  # errors name the line in the file
+        table = cls.from_dataframe(df, source=source, **mapping)
+        return cls(table._df.reset_index(drop=True), derived=table._derived, source=table._source,
+                   curve_axis=table._curve_axis)
 
     # -- access -------------------------------------------------------------------------------
     def _col(self, name: str) -> np.ndarray:
@@ -367,6 +401,13 @@ class RunTable:
     @property
     def source(self) -> str | None:
         return self._source
+
+    def check_plausible(self) -> list[str]:
+        """Warn (:class:`DataWarning`) once for each of :func:`data_problems`, and return them."""
+        problems = data_problems(self)
+        for problem in problems:
+            warnings.warn(problem, DataWarning, stacklevel=2)
+        return problems
 
     def to_dataframe(self) -> pd.DataFrame:
         """A copy of the table as a DataFrame."""
@@ -544,9 +585,9 @@ def _check_mixed_columns(df: pd.DataFrame, where: str) -> None:
         values = df[col].dropna()
         is_text = values.map(lambda v: isinstance(v, (str, bytes)))
         if is_text.any() and not is_text.all():
-            rows = list(values.index[~is_text][:5]) if is_text.mean() >= 0.5 else list(values.index[is_text][:5])
+            odd = values.index[~is_text] if is_text.mean() >= 0.5 else values.index[is_text]
             raise RunTableError(
-                f"column {col!r}{where} mixes text and numbers (e.g. rows {rows}); make it one kind, e.g. "
+                f"column {col!r}{where} mixes text and numbers (e.g. {_rows(odd)}); make it one kind, e.g. "
                 f"df[{col!r}] = df[{col!r}].astype(str), or drop it"
             )
 
@@ -607,6 +648,12 @@ def _check_curves(df: pd.DataFrame, axis: str, where: str) -> None:
     """Within each run: one model size (when the table has N), and the step (or tokens)
     increasing row by row."""
     run = df["run"]
+    unnamed = run.isna().to_numpy()
+    if unnamed.any():
+        raise RunTableError(
+            f"column 'run'{where} has no run id at {_rows(df.index[unnamed], run[unnamed])}: each checkpoint "
+            "belongs to a run; fill those ids or drop those rows"
+        )
     if "N" in df.columns:
         n_first = df.groupby(run.to_numpy(), sort=False)["N"].transform("first")
         changed = df["N"].to_numpy() != n_first.to_numpy()
@@ -632,3 +679,54 @@ def _check_curves(df: pd.DataFrame, axis: str, where: str) -> None:
             raise CurveOrderError(
                 f"run {first_bad!r}{where}: the {name} {problem} at {_rows(df.index[pos], pairs)}; {fix}"
             )
+
+
+def data_problems(runs: RunTable) -> list[str]:
+    """What in a table of language-model runs looks like other units or a mistake, one sentence each,
+    naming the rows (empty when nothing does). ``bs.fit`` warns with them (:class:`DataWarning`).
+
+    For tables with a model size N: a loss above ``MAX_NATS`` (not a cross-entropy in nats per token:
+    a perplexity, or a sum over a sequence?); a loss more than ``LOSS_FACTOR`` times from the median;
+    N or D (finished runs) outside ``N_RANGE`` / ``D_RANGE`` (millions or billions instead of counts?);
+    losses that rise with compute (rank correlation above ``RISING_R``; on final checkpoints for curves).
+    For every table: rows repeated exactly (one run entered twice counts twice).
+    One-input learning curves (no N) hold errors or scores on any scale, so only the last check applies.
+    """
+    df = runs.to_dataframe()
+    out = []
+    twice = df.index[df.duplicated(keep=False)]
+    if len(twice):
+        out.append(f"{_rows(twice)} repeat another row exactly: one run entered twice counts twice in the fit; "
+                   "drop the copies (df.drop_duplicates()) unless they are distinct runs")
+    if "N" not in df.columns:
+        return out
+    loss = df["loss"]
+    high = loss > MAX_NATS
+    if high.any():
+        out.append(f"loss above {MAX_NATS:g} at {_rows(df.index[high], loss[high])}: not a cross-entropy in nats "
+                   "per token (a perplexity? a loss summed over a sequence?); give log(perplexity), in nats")
+    ratio = np.abs(np.log(loss / loss.median()))
+    far = (ratio > np.log(LOSS_FACTOR)) & ~high
+    if far.any():
+        out.append(f"loss more than {LOSS_FACTOR:g} times from the table's median ({loss.median():.4g}) at "
+                   f"{_rows(df.index[far], loss[far])}: a typo or another unit? check those rows")
+    checks = [("N", N_RANGE, "parameters (7e10 for 70B; is N in millions or billions?)")]
+    if not runs.is_curves:
+        checks.append(("D", D_RANGE, "tokens (1.4e12 for 1.4T; is D in millions or billions?)"))
+    for col, (lo, hi), unit in checks:
+        if col in df.columns:
+            odd = (df[col] < lo) | (df[col] > hi)
+            if odd.any():
+                out.append(f"{col} outside {lo:.0e}..{hi:.0e} at {_rows(df.index[odd], df[col][odd])}: {col} counts "
+                           f"{unit}; scale the column, e.g. df[{col!r}] * 1e9")
+    final = runs.final() if runs.is_curves else runs
+    fdf = final.to_dataframe()
+    if "C" in fdf.columns and len(fdf) >= RISING_MIN_RUNS and fdf["C"].nunique() > 1:
+        r = float(np.corrcoef(fdf["C"].rank(), fdf["loss"].rank())[0, 1])
+        if r > RISING_R:
+            lo_c, hi_c = fdf["C"].idxmin(), fdf["C"].idxmax()
+            out.append(f"losses rise with compute (rank correlation {r:+.2f} over {len(fdf)} runs; row {hi_c} at "
+                       f"C={fdf['C'][hi_c]:.3g} has loss {fdf['loss'][hi_c]:.4g}, row {lo_c} at C={fdf['C'][lo_c]:.3g} "
+                       f"{fdf['loss'][lo_c]:.4g}): a scaling law's loss falls with scale; is this column an accuracy "
+                       "or a score? map the loss column (loss=..., --map loss=...)")
+    return out

@@ -70,9 +70,9 @@ def test_screen_reads_only_training_losses():
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"fit_kwargs": {"priors": {}}}, r"may not set \['priors'\]"),
     ({"fit_kwargs": {"random_seed": 1}}, "random_seed"),
-    ({"params": {"E": 1.7, "A": 400.0}}, r"missing \['B', 'alpha', 'beta', 'sigma'\]"),
-    ({"params": {**HOFFMANN, "nu": 5.0}}, r"unknown \['nu'\]"),
-    ({"params": HOFFMANN, "likelihood": "student_t"}, r"missing \['nu'\]"),
+    ({"params": {"E": 1.7, "A": 400.0}}, r"missing \['B', 'alpha', 'beta', 'sigma', 'nu'\]"),
+    ({"params": {**HOFFMANN, "nu": 5.0}, "likelihood": "normal"}, r"unknown \['nu'\]"),
+    ({"params": HOFFMANN}, r"student_t likelihood .* missing \['nu'\]"),  # the default family
     ({"n_datasets": 0}, "positive integer"),
     ({"holdout": "largest_S"}, "not a rule"),
 ])
@@ -102,7 +102,7 @@ def test_calibrate_fixed_parameters_on_an_isoflop_design():
     design = isoflop_runs(noise_sd=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SamplerWarning)
-        cal = calibrate(design, "chinchilla", n_datasets=4, params=HOFFMANN, random_seed=3,
+        cal = calibrate(design, "chinchilla", n_datasets=4, params=HOFFMANN, likelihood="normal", random_seed=3,
                         fit_kwargs={"draws": 300, "tune": 500, "chains": 2})
     d = cal.datasets
     assert len(d) == 4 and d["n_test"].tolist() == [7] * 4 and d["n_train"].tolist() == [35] * 4

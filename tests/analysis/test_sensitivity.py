@@ -398,8 +398,8 @@ def test_prior_sensitivity_on_a_real_fit(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SamplerWarning)
         # noise="iid": the data decide every parameter here (the default's kappa is its prior by design)
-        fit = bs.fit(runs, "chinchilla", noise="iid", chains=2, draws=400, tune=400, random_seed=11,
-                     progressbar=False)
+        fit = bs.fit(runs, "chinchilla", noise="iid", likelihood="normal", chains=2, draws=400, tune=400,
+                     random_seed=11, progressbar=False)
     assert set(fit.idata.log_prior.dataset.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha",
                                                           "beta", "sigma"}
     with warnings.catch_warnings():

@@ -273,7 +273,7 @@ def test_backtest_with_an_executor_gives_the_serial_numbers(pool):
 @pytest.mark.slow
 def test_calibrate_with_an_executor_gives_the_serial_numbers(pool, capsys):
     design = isoflop_runs(noise_sd=0.0)
-    kw = {"n_datasets": 3, "params": {**HOFFMANN, "sigma": 0.02}, "random_seed": 7,
+    kw = {"n_datasets": 3, "params": {**HOFFMANN, "sigma": 0.02}, "likelihood": "normal", "random_seed": 7,
           "fit_kwargs": {"draws": 200, "tune": 300, "chains": 2}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SamplerWarning)

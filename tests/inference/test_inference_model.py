@@ -46,6 +46,7 @@ def test_pivot_changes_coordinates_not_the_posterior(runs, law):
             point_piv[name] = log_v - shift
     point_raw["sigma"] = point_piv["sigma"] = 0.02
     point_raw["kappa"] = point_piv["kappa"] = 0.03
+    point_raw["nu"] = point_piv["nu"] = 4.0
 
     def logp(model, point):
         ip = model.initial_point()

@@ -194,7 +194,7 @@ def test_sampler_agrees_and_carries_diagnostics(name, reference):
     assert said == [f"chinchilla fit: {p}" for p in d.problems]
     assert fit.idata.log_likelihood.dataset["log_loss"].shape == (2, 500, len(RUNS))
     assert set(fit.idata.log_prior.dataset.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta",
-                                                           "sigma", "kappa"}
+                                                           "sigma", "nu", "kappa"}
     assert fit.posterior["alpha"].dtype == np.float64
     # medians within a few Monte Carlo standard errors of the reference sampler's
     for p in PARAMS:

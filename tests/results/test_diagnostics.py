@@ -8,6 +8,7 @@ import xarray as xr
 
 import bayescale as bs
 from bayescale.results.diagnostics import BFMI_MIN, diagnose_idata
+from tests.conftest import fake_fit, isoflop_runs
 
 CHAINS, DRAWS = 4, 500
 
@@ -101,9 +102,37 @@ def test_fit_warns_in_plain_words_and_stores_the_log_prior():
     assert fit.provenance["sampler"]["nuts"]["target_accept"] == 0.8  # passed through, cache kept
     # the log prior of each free variable, as PyMC computes it
     lp = fit.idata.log_prior.dataset
-    assert set(lp.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta", "sigma", "kappa"}
+    assert set(lp.data_vars) == {"log_E", "log_A_pivot", "log_B_pivot", "alpha", "beta", "sigma", "nu", "kappa"}
     sigma = fit.idata.posterior.dataset["sigma"].values
     s = fit.priors["sigma"].params["sigma"]
     assert fit.priors["sigma"].dist == "HalfNormal"
     expected = np.log(2) - 0.5 * np.log(2 * np.pi * s**2) - sigma**2 / (2 * s**2)
     np.testing.assert_allclose(lp["sigma"].values, expected, rtol=1e-10)
+
+
+def _runs_off_at_the_top(factor: float) -> bs.RunTable:
+    """Runs on Hoffmann et al.'s law exactly, except the largest budget's, scaled by ``factor``."""
+    runs = isoflop_runs(noise_sd=0.0)
+    df = runs.to_dataframe()
+    top = df["C"] == df["C"].max()
+    df.loc[top, "loss"] *= factor
+    return bs.RunTable.from_dataframe(df)
+
+
+@pytest.mark.parametrize("factor, missed", [(0.95, True), (1.05, True), (0.99, False), (1.0, False)])
+def test_a_law_that_misses_its_largest_runs_is_named(factor, missed):
+    """Draws at the law's true values, sigma 0.005: a 5% miss at the largest budget is far beyond the
+    noise and above MISS_LOG (2%); a 1% miss is below MISS_LOG, so no verdict."""
+    from bayescale.results import largest_runs_missed
+
+    truth = bs.get_law("chinchilla").example
+    shape = (2, 50)
+    draws = {k: np.full(shape, v) for k, v in truth.items()} | {"sigma": np.full(shape, 0.005)}
+    fit = fake_fit("chinchilla", draws, _runs_off_at_the_top(factor))
+    said = largest_runs_missed(fit)
+    if not missed:
+        assert said is None
+        return
+    side = "below" if factor < 1 else "above"
+    n_top = int((fit.runs.C == fit.runs.C.max()).sum())
+    assert f"misses its largest runs ({n_top} at C 3e+21)" in said and f"5.0% {side} the law's median" in said

@@ -109,7 +109,7 @@ def test_curve_table_gets_run_aware_noise_by_default():
     assert model.named_vars_to_dims["log_loss"] == ("checkpoint",)
     assert list(model.coords["run"]) == ["small", "mid", "large"]
     iid = bs.inference.build_model(runs, "kaplan_steps:N,D", noise="iid")
-    assert {v.name for v in iid.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma"}
+    assert {v.name for v in iid.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma", "nu"}
 
 
 def test_run_aware_noise_is_refused_for_final_losses():
@@ -158,7 +158,7 @@ def test_one_checkpoint_per_run_step_table_can_be_fitted():
     final = bs.RunTable.from_dataframe(df, N="params", loss="val", run="id", step="it").final()
     model = bs.inference.build_model(final, "kaplan_steps")  # one checkpoint per run: independent runs
     # final losses get the law's error beyond the fitted runs (along N: this table has no C)
-    assert {v.name for v in model.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma", "kappa"}
+    assert {v.name for v in model.free_RVs} == {"aN", "aS", "log_Nc_pivot", "log_Sc_pivot", "sigma", "nu", "kappa"}
 
 
 @pytest.mark.slow

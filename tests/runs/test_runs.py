@@ -52,7 +52,7 @@ def test_both_D_and_C_kept_as_given():
 
 
 def test_missing_column_names_it():
-    with pytest.raises(MissingColumnError, match=r"column 'N' \(for N\) not found.*'params'.*Pass N="):
+    with pytest.raises(MissingColumnError, match=r"column 'N' \(for N\) not found.*'params'.*Map it: N=.*--map N="):
         bs.RunTable.from_dataframe(runs_df(), D="tokens")
     with pytest.raises(MissingColumnError, match=r"column 'size' \(for N\) not found"):
         bs.RunTable.from_dataframe(runs_df(), N="size", D="tokens")
@@ -87,11 +87,18 @@ def test_too_few_sizes_names_input_and_count():
         bs.inference.build_model(runs, "chinchilla")
 
 
-def test_error_rows_use_caller_index_and_csv_source(tmp_path):
+def _write(path, df):
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_csv_errors_name_the_line_in_the_file_and_the_table_counts_rows_from_0(tmp_path):
     path = tmp_path / "runs.csv"
     runs_df(loss=[3.3, 3.1, -1.0, 2.75, 2.6]).to_csv(path, index=False)
-    with pytest.raises(NonPositiveError, match=r"'loss' in .*runs.csv must be > 0.*row 2 \(-1.0\)"):
-        bs.RunTable.from_csv(path, N="params", D="tokens")
+    with pytest.raises(NonPositiveError, match=r"'loss' in .*runs.csv must be > 0.*line 4 \(-1.0\)"):
+        bs.RunTable.from_csv(path, N="params", D="tokens")  # header on line 1, the third run on line 4
+    ok = bs.RunTable.from_csv(_write(path, runs_df()), N="params", D="tokens")
+    assert ok.to_dataframe().index.tolist() == list(range(len(runs_df())))
 
 
 def test_canonical_name_collision_is_an_error():
@@ -247,3 +254,45 @@ def test_predictions_refuse_boolean_sizes_and_a_target_that_is_not_a_number(chin
     for bad in (float("nan"), float("inf"), True):
         with pytest.raises(PredictionInputError, match="target="):
             bs.prob_below(chinchilla_fake_fit, bad, N=7e10, D=1.4e12)
+
+
+# -- plausibility: numbers a table of language-model runs rarely holds warn, naming the rows ----------
+@pytest.mark.parametrize("change, said", [
+    (dict(loss=[3.3, 3.1, 1e-300, 2.75, 2.6]), r"more than 20 times from the table's median \(2.75\) at row 2 \(1e-300\)"),
+    (dict(loss=[26.0, 22.0, 18.0, 16.0, 14.0]), r"loss above 15 at rows 0 \(26.0\), 1 \(22.0\), 2 \(18.0\), 3 \(16.0\)"),
+    (dict(loss=[2.6, 2.75, 2.9, 3.1, 3.3]), r"losses rise with compute \(rank correlation \+1.00 over 5 runs; row 4"),
+    (dict(params=[0.1, 0.2, 0.4, 0.8, 1.6]), r"N outside 1e\+04..1e\+14 at rows 0 \(0.1\).*is N in millions or billions"),
+    (dict(tokens=[2.0, 4.0, 8.0, 16.0, 32.0]), r"D outside 1e\+06..1e\+16 at rows 0 \(2.0\)"),
+], ids=["loss-far-from-the-rest", "loss-not-nats", "loss-rises-with-scale", "N-in-billions", "D-in-billions"])
+def test_implausible_numbers_warn_naming_the_rows_and_are_kept(change, said):
+    df = runs_df(**change)
+    before = df.copy()
+    runs = bs.RunTable.from_dataframe(df, N="params", D="tokens")
+    with pytest.warns(bs.DataWarning, match=said):
+        problems = runs.check_plausible()
+    assert len(problems) == 1
+    pd.testing.assert_frame_equal(df, before)
+    assert runs.loss.tolist() == df["loss"].tolist()  # fitted as given, never altered
+
+
+def test_a_repeated_row_warns_and_a_clean_table_does_not():
+    df = pd.concat([runs_df(), runs_df().iloc[[1]]], ignore_index=True)
+    assert bs.runs.data_problems(bs.RunTable.from_dataframe(df, N="params", D="tokens")) == [
+        "rows 1, 5 repeat another row exactly: one run entered twice counts twice in the fit; drop the copies "
+        "(df.drop_duplicates()) unless they are distinct runs"]
+    assert bs.runs.data_problems(bs.RunTable.from_dataframe(runs_df(), N="params", D="tokens")) == []
+    assert bs.runs.data_problems(bs.load_demo_runs()) == []
+
+
+def test_one_input_learning_curves_keep_their_own_scale():
+    """Errors of a vision task (no N): small numbers that fall with examples are not suspicious."""
+    df = pd.DataFrame({"x": [1e2, 1e3, 1e4, 1e5, 1e6], "err": [0.93, 0.81, 0.55, 0.033, 0.024]})
+    assert bs.runs.data_problems(bs.RunTable.from_dataframe(df, N=None, D="x", loss="err")) == []
+
+
+def test_the_public_ladders_raise_no_plausibility_warning():
+    from tests.conftest import SHARED, shared_file
+
+    raw = pd.read_csv(shared_file(SHARED / "chinchilla_epoch_svg_extracted.csv"))
+    runs = bs.RunTable.from_dataframe(raw, N="N_params", D="D_tokens", C="C_flop")
+    assert bs.runs.data_problems(runs) == []
