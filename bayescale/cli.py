@@ -163,7 +163,7 @@ def _report(args) -> int:
 
     matplotlib.use("Agg")
     import bayescale as bs
-    from bayescale.report import build_report
+    from bayescale.report import build_report, format_decision
 
     mapping = _parse_pairs(args.map, "--map")
     unknown = set(mapping) - {"N", "D", "C", "loss", "run"}
@@ -189,7 +189,7 @@ def _report(args) -> int:
         raise SystemExit(f"bayescale: {err}") from None
     for w in rep.warnings:
         warnings.warn(w, stacklevel=1)
-    print(rep.decision.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(format_decision(rep.decision, width=100))
     print(f"\nwrote {rep.html_path} and {rep.md_path} ({len(rep.figures)} figures in "
           f"{rep.html_path.parent / 'figures'})")
     return 0

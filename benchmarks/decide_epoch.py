@@ -48,7 +48,8 @@ TARGET = 2.0
 DECIDE_COLS = {"C": "C (FLOPs)", "N": "N", "D": "D", "tokens_per_param": "D/N", "loss_median": "loss median",
                "loss_lower": "5%", "loss_upper": "95%", "decades_beyond_data": "decades beyond data",
                "p_below_target": "P(loss < 2.0)", "p_better_than_baseline": "P(better than baseline)",
-               "expected_improvement": "E[improvement]", "improvement_per_1e21_flops": "E[improvement] per 1e21 FLOPs"}
+               "improvement_median": "improvement median", "improvement_lower": "5%",
+               "improvement_upper": "95%", "improvement_per_1e21_flops": "median improvement per 1e21 FLOPs"}
 
 
 def caught_messages(caught: list, category: type) -> list[str]:
@@ -173,8 +174,9 @@ def main() -> None:
               f"N* and D = C/(6N). Baseline: the largest-compute run in the data (N {baseline[0]:.4g}, "
               f"D {baseline[1]:.4g}, C {6 * baseline[0] * baseline[1]:.4g}; observed loss "
               f"{runs.loss[top]:.4f}, new-run median {base_loss:.4f}). Loss columns: a new run's loss, 90% "
-              "interval. E[improvement] = E[baseline loss - candidate loss] over joint draws (nats/token); "
-              "per 1e21 FLOPs divides by the candidate's C.", "", show(table), ""]
+              "interval. Improvement = baseline loss - candidate loss on the same draw (nats/token): its median and "
+              "90% interval (a median, not a mean: with nu near 1.6 the Student-t mean does not settle); per 1e21 "
+              "FLOPs divides the median by the candidate's C.", "", show(table), ""]
     lines += [f"Warning (decide): {w}" for w in dec_warnings] + ([""] if dec_warnings else [])
     lines += ["## Decision table: stacked comparison of chinchilla/student_t and kaplan/student_t", "",
               "`bs.compare` weights: " + ", ".join(f"{k} {v:.3f}" for k, v in cmp.weights.items()) + ".", "",

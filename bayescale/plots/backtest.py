@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
@@ -11,9 +10,11 @@ from matplotlib.patches import Patch
 
 from ..analysis.backtest import Backtest
 from ..analysis.calibration import Calibration
+from .fits import log_axis
 
 __all__ = ["plot_backtest", "plot_calibration"]
 
+#: At most this many held-out runs are labelled (every k-th run beyond it; every run keeps a tick).
 MAX_TICK_LABELS = 16
 
 
@@ -85,18 +86,20 @@ def plot_backtest(bt: Backtest, *, relative: bool = False, ax: Axes | None = Non
                 Line2D([], [], color="gray", lw=1.2, label=f"{outer:.0%} interval"),
                 Line2D([], [], color="gray", marker="_", ms=9, mew=2, ls="none", label="median")]
     if not relative:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_formatter(mticker.FormatStrFormatter("%.3g"))
+        log_axis(ax, "y")  # labelled ticks even on a span inside one decade
     ax.set_ylabel("predicted / observed loss" if relative else "final loss")
     ax.set_xlim(-0.6, len(runs) - 0.4)
-    ax.set_xticks(xs)
-    if len(runs) <= MAX_TICK_LABELS and {"N", "C"} <= set(first.columns):
-        by_run = first.set_index("run")
-        ax.set_xticklabels([f"N {by_run.loc[r, 'N']:.2g}\nC {by_run.loc[r, 'C']:.2g}" for r in runs], fontsize=7)
+    step = int(np.ceil(len(runs) / MAX_TICK_LABELS))
+    labelled = xs[::step]
+    ax.set_xticks(labelled)
+    ax.set_xticks(xs, minor=True)
+    by_run = first.set_index("run")
+    if {"N", "C"} <= set(first.columns):
+        ax.set_xticklabels([f"N {by_run.loc[runs[i], 'N']:.2g}\nC {by_run.loc[runs[i], 'C']:.2g}" for i in labelled],
+                           fontsize=7)
     else:
-        ax.set_xticklabels([])
-    ax.set_xlabel("held-out runs, ordered by C (then N)")
+        ax.set_xticklabels([str(runs[i]) for i in labelled], fontsize=7)
+    ax.set_xlabel("held-out runs, ordered by C (then N)" + (f"; one in {step} labelled" if step > 1 else ""))
     ax.set_title(f"Backtest: fitted on {bt.n_train} runs, {len(runs)} held out ({bt.holdout})", fontsize=10)
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if created:

@@ -18,17 +18,22 @@ from ..analysis.checks import (
     _ecdf,
     _require,
     loo_pit,
+    pit_ecdf_inside,
     residuals,
     uniform_ecdf_band,
 )
 from ..analysis.predict import posterior_predictive
 from ..results import Fit
+from .fits import log_axis
 
 __all__ = ["plot_ppc", "plot_prior_predictive", "plot_residuals", "plot_loo_pit"]
 
 OBSERVED = {"color": "black", "lw": 2.0, "zorder": 3}
 REPLICATED = {"lw": 0.8, "alpha": 0.25, "zorder": 1}
 MAX_LABELLED = 5  # outlying runs named on a residual plot
+#: The posterior predictive check's horizontal axis spans the observed values and this central share
+#: of the replicated ones (a heavy-tailed likelihood's far draws would squeeze the data to a line).
+PPC_SHOWN = 0.98
 
 
 def _ecdf_steps(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,12 +119,30 @@ def plot_ppc(fit: Fit, *, num_draws: int = 100, random_seed: int | None = None, 
     seed = _seed(fit, random_seed, 7001)
     tree = posterior_predictive(fit, random_seed=seed)
     reps = _pick_draws(tree.posterior_predictive.to_dataset(), num_draws, np.random.default_rng(seed))
-    observed = tree.observed_data.to_dataset()["log_loss"].values
+    observed = tree.observed_data.to_dataset()["log_loss"].values.ravel()
+    x_lo, x_hi, outside = _shown_range(observed, reps, PPC_SHOWN)
     ax = ax if ax is not None else plt.subplots(figsize=(6.4, 4.4))[1]
     _draw_ecdfs(ax, reps, observed, f"replicated ({len(reps)} posterior predictive draws)", "C0", _unit(fit))
-    ax.set_title(f"Posterior predictive check of {fit.law.spec} ({fit.likelihood})\n{_what(fit)}"
-                 + (", replicated as new runs" if fit.runs.curve_axis is not None else ""), fontsize=10)
+    ax.set_xlim(x_lo, x_hi)
+    title = (f"Posterior predictive check of {fit.law.spec} ({fit.likelihood})\n{_what(fit)}"
+             + (", replicated as new runs" if fit.runs.curve_axis is not None else ""))
+    if outside > 0:
+        share = f"{outside:.1%}" if outside >= 0.001 else "under 0.1%"
+        title += f"; {share} of replicated values beyond the axis"
+    ax.set_title(title, fontsize=10)
     return ax
+
+
+def _shown_range(observed: np.ndarray, reps: np.ndarray, share: float) -> tuple[float, float, float]:
+    """The horizontal range of an ECDF check: the observed values with a margin, widened to the
+    central ``share`` of the replicated values; and the share of replicated values beyond it."""
+    lo, hi = float(np.nanmin(observed)), float(np.nanmax(observed))
+    pad = max(0.1 * (hi - lo), 0.02)
+    finite = reps[np.isfinite(reps)]
+    q_lo, q_hi = (np.quantile(finite, [(1 - share) / 2, (1 + share) / 2]) if finite.size else (lo, hi))
+    x_lo, x_hi = min(lo - pad, float(q_lo)), max(hi + pad, float(q_hi))
+    outside = float(np.mean(~np.isfinite(reps) | (reps < x_lo) | (reps > x_hi)))
+    return x_lo, x_hi, outside
 
 
 def plot_prior_predictive(
@@ -271,7 +294,7 @@ def plot_residuals(
         for i in far:
             ax.annotate(str(runs[i]), (x[i], table["residual"].iloc[i]), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
-        ax.set_xscale("log")
+        log_axis(ax, "x")
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("residual  log loss − median log L")
@@ -321,7 +344,7 @@ def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax
     x = band["x"].to_numpy()
     diff = _ecdf(values, x) - x
     lower, upper = band["lower"].to_numpy() - x, band["upper"].to_numpy() - x
-    inside = bool(np.all((diff >= lower - 1e-12) & (diff <= upper + 1e-12)))
+    inside = pit_ecdf_inside(values, band)  # the verdict bayescale's report states in words
     ax = ax if ax is not None else plt.subplots(figsize=(6.4, 4.4))[1]
     ax.fill_between(x, lower, upper, color="C0", alpha=0.2,
                     label=f"simultaneous {ci_prob:.0%} band for {values.size} uniforms")

@@ -12,8 +12,9 @@ from matplotlib.transforms import blended_transform_factory
 from .._policy import CI_PROB
 from ..analysis.compare import AveragedFit, Comparison
 from ..analysis.decide import compute_optimal
-from ..analysis.predict import SAMPLE_DIMS, _as_fit, loss_draws
+from ..analysis.predict import SAMPLE_DIMS, _as_fit, predict
 from ..results import Fit
+from .fits import log_axis
 
 __all__ = ["plot_isoflop"]
 
@@ -36,8 +37,10 @@ def plot_isoflop(
     posterior of the compute-optimal N* marked.
 
     For each budget C (one colour each), the law's mean loss at N and D = C / (6 N) is drawn as
-    its posterior median and a ``ci_prob`` equal-tailed band. The posterior of N* (from
-    :func:`bayescale.analysis.decide.compute_optimal`) is drawn twice: as a point at the median N*
+    its posterior median and a ``ci_prob`` equal-tailed band of the parameters' uncertainty (as in
+    :func:`compute_optimal`; the law's own error beyond the data of ``noise="discrepancy"`` shifts
+    every size at a budget alike and is left out: drawn per point, it would make the band jagged).
+    The posterior of N* (from :func:`bayescale.analysis.decide.compute_optimal`) is drawn twice: as a point at the median N*
     on the median curve with a horizontal ``ci_prob`` interval, and as a rug of N* draws along the
     bottom of the axes. Observed runs whose compute lies within 0.15 decades of a budget are shown
     faintly in its colour.
@@ -95,7 +98,7 @@ def plot_isoflop(
         if N_range is None:
             lo_N, hi_N = min(med_s / 8.0, lo_s / 2.0), max(med_s * 8.0, hi_s * 2.0)
         grid = np.geomspace(lo_N, hi_N, int(n_points))
-        draws = loss_draws(fit, kind="mean", N=grid, D=c / (6.0 * grid))
+        draws = predict(fit, N=grid, D=c / (6.0 * grid))
         flat = draws.stack(sample=SAMPLE_DIMS).transpose("point", "sample").values
         lo, med, hi = np.quantile(flat, q, axis=1)
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, lw=0)
@@ -112,7 +115,7 @@ def plot_isoflop(
                        label=None if shown_runs else
                        f"observed runs within {RUN_WINDOW_DECADES:g} decades of a budget")
             shown_runs = True
-    ax.set_xscale("log")
+    log_axis(ax, "x")
     ax.set_xlabel("parameters N (D = C / 6N)")
     ax.set_ylabel("loss (the law's mean)")
     name = f"{fit.law.spec}" if isinstance(fit, Fit) else "model-averaged"
