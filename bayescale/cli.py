@@ -270,7 +270,8 @@ def _demo(args) -> int:
     print(result.summary().to_string(float_format=lambda v: f"{v:.4g}"))
     top = np.flatnonzero(runs.C == runs.C.max())
     best = top[np.argmin(runs.loss[top])]
-    N, D = runs.N[best] * np.sqrt(10), runs.D[best] * np.sqrt(10)
+    N = runs.N[best] * np.sqrt(10)
+    D = 10 * runs.C[best] / (6 * N)  # C exactly 10x the table's (its D is rounded: 6 N D is off by 2e-6)
     ci = bs.loss_interval(result, N=N, D=D, ci_prob=0.9)
     new = bs.loss_interval(result, N=N, D=D, ci_prob=0.9, kind="new_run")
     truth = bs.get_law("chinchilla")(N=N, D=D, **bs.get_law("chinchilla").example)
