@@ -10,12 +10,15 @@ from .final import chinchilla, kaplan, kaplan_power, power_law
 from .noise import Noise, NoiseError, Structure, list_noise, register_noise
 from .priors import Prior, PriorError
 from .spec import ModelSpec, resolve_priors
+from .transfer import loss_shift, loss_to_loss
 
 __all__ = [
     "broken_power_law",
     "curve_power",
     "data_constrained",
     "kaplan_steps",
+    "loss_shift",
+    "loss_to_loss",
     "m2",
     "m4",
     "Law",
