@@ -1,6 +1,6 @@
 """The prior on the law's extrapolation error (``kappa`` of ``noise="discrepancy"``), from public ladders.
 
-Reads the per-run rows of the extrapolation benchmark (``benchmarks/results/extrapolation.json``,
+Reads the per-run rows of the extrapolation benchmark (``benchmarks/results/extrapolation.json.gz``,
 written by ``python benchmarks/extrapolation.py``): for every held-out larger run, the observed loss,
 the median and 90% interval of the ``chinchilla`` Student-t ``noise="iid"`` fit (the default before
 the discrepancy term) and its distance ``d`` in decades of C beyond the fitted runs.
@@ -15,7 +15,7 @@ al.'s 15 training configurations are 15 ladders, as each is its own experiment. 
 by the log density of held-out data of a dataset left out (each of the five in turn, the prior refitted
 without it), which is also how the prior is expected to do on a ladder it has not seen.
 
-    python models/extrapolation_prior.py [path/to/extrapolation.json]
+    python models/extrapolation_prior.py [path/to/extrapolation.json.gz]
 
 The table it prints is kept in ``benchmarks/results/extrapolation_prior.md``; the chosen prior is the
 one ``bayescale/laws/noise.py`` uses (``Discrepancy``).
@@ -23,6 +23,7 @@ one ``bayescale/laws/noise.py`` uses (``Discrepancy``).
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -43,7 +44,8 @@ FAMILIES = {
 
 
 def load(path: Path) -> pd.DataFrame:
-    data = json.loads(path.read_text())
+    raw = path.read_bytes()
+    data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
     rows = pd.DataFrame(data["rows"] if isinstance(data, dict) else data)
     rows = rows[rows.method == METHOD].copy()
     rows["res"] = np.log(rows.loss / rows["median"])
@@ -103,7 +105,7 @@ def scores(kappa: np.ndarray, df: pd.DataFrame) -> dict[str, float]:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "benchmarks" / "results" / "extrapolation.json"
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "benchmarks" / "results" / "extrapolation.json.gz"
     rows = load(path)
     none = np.zeros(1)
     base = scores(none, rows)
