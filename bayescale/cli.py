@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from ._policy import CI_PROB, DEFAULT_LIKELIHOOD
+from ._policy import CI_PROB, DEFAULT_LIKELIHOOD, check_interval
 from .laws.base import list_laws
 from .laws.noise import list_noise
 
@@ -133,13 +133,13 @@ def _count(least: int):
 
 
 def _probability(text: str) -> float:
-    """An argparse type: a probability strictly between 0 and 1."""
+    """An argparse type: an interval probability, checked as every function checks it."""
     try:
         value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a probability in (0, 1), e.g. 0.9")
+        check_interval(ci_prob=value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number" if "ci_prob" not in str(err) else
+                                         f"{value} is not a probability in (0, 1), e.g. {CI_PROB}") from None
     return value
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from ._policy import CI_PROB
-from .analysis.checks import loo_pit, pit_ecdf_inside, uniform_ecdf_band
+from .analysis.checks import ecdf, loo_pit, pit_ecdf_inside, uniform_ecdf_band
 
 __all__ = ["Report", "build_report", "format_decision"]
 
@@ -265,7 +265,7 @@ def _words_backtest(scores: pd.DataFrame) -> pd.DataFrame:
 def _pit_words(pit: np.ndarray, band: pd.DataFrame, ci_prob: float) -> str:
     """What the LOO-PIT ECDF says, in words, for a funder: where it leaves its band and what that means."""
     x = band["x"].to_numpy()
-    F = np.searchsorted(np.sort(pit), x, side="right") / pit.size
+    F = ecdf(pit, x)
     above = F > band["upper"].to_numpy() + 1e-12
     below = F < band["lower"].to_numpy() - 1e-12
     said = []
@@ -491,18 +491,17 @@ def build_report(
     bs.plots.plot_ppc(fit, random_seed=random_seed, ax=axes[0])
     pit_inside, pit_text = None, ""
     try:
-        noted(bs.plots.plot_loo_pit, fit, ci_prob=CI_PROB, random_seed=0, ax=axes[1])
+        pit = noted(loo_pit, fit)  # PSIS-LOO once: the plot and the words below read it
     except ValueError as err:  # e.g. a fit without pointwise log-likelihood
         axes[1].set_axis_off()
         axes[1].text(0.5, 0.5, f"LOO-PIT not available:\n{err}", ha="center", va="center", wrap=True)
     else:  # the verdict the plot's title gives, from the same PIT values and band, in words
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # said once above, by the plot
-            pit = np.asarray(loo_pit(fit).values, dtype=float)
-        band = uniform_ecdf_band(pit.size, ci_prob=CI_PROB, random_seed=0)
-        pit_inside = pit_ecdf_inside(pit, band)
+        bs.plots.plot_loo_pit(fit, ci_prob=CI_PROB, random_seed=0, ax=axes[1], pit=pit)
+        values = np.asarray(pit.values, dtype=float)
+        band = uniform_ecdf_band(values.size, ci_prob=CI_PROB, random_seed=0)
+        pit_inside = pit_ecdf_inside(values, band)
         if not pit_inside:
-            pit_text = _pit_words(pit, band, CI_PROB)
+            pit_text = _pit_words(values, band, CI_PROB)
     fig.tight_layout()
     figures["checks"] = _save(fig, figs / "checks.png")
     figures["residuals"] = _save(bs.plots.plot_residuals(fit), figs / "residuals.png")

@@ -29,6 +29,7 @@ __all__ = [
     "PARETO_K_MAX",
     "ParetoKWarning",
     "PredictiveCheckError",
+    "ecdf",
     "law_log_mean",
     "loo_pit",
     "pit_ecdf_inside",
@@ -378,7 +379,7 @@ def uniform_ecdf_band(
     return band
 
 
-def _ecdf(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+def ecdf(values: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Empirical CDF of ``values`` at ``x``."""
     return np.searchsorted(np.sort(values), x, side="right") / len(values)
 
@@ -391,6 +392,6 @@ def pit_ecdf_inside(pit: np.ndarray | xr.DataArray, band: pd.DataFrame) -> bool:
     >>> pit_ecdf_inside(np.linspace(0.01, 0.99, 40), uniform_ecdf_band(40))
     True
     """
-    F = _ecdf(np.asarray(pit, dtype=float), band["x"].to_numpy())
+    F = ecdf(np.asarray(pit, dtype=float), band["x"].to_numpy())
     return bool(np.all((F >= band["lower"].to_numpy() - 1e-12) & (F <= band["upper"].to_numpy() + 1e-12)))
 

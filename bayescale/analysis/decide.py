@@ -395,11 +395,10 @@ def decide(
         cost, not the extra over the baseline) and ``improvement_per_1e21_flops`` (the same times
         1e21). Candidate and baseline are evaluated on the same posterior draw (their parameter
         uncertainty is shared); with ``kind="new_run"`` each gets its own run-to-run noise.
-        The median, not the mean: with Student-t noise of few degrees of freedom (nu near 1.5 on
-        real ladders, an infinite variance) or the law's own error beyond the data, the loss has
-        tails so heavy that a mean over draws does not settle (on the Epoch Chinchilla points at
-        3e24 FLOPs it ranged from -0.14 to +0.14 nats over six fit and noise seeds) while the
-        median stayed within 0.195 - 0.203.
+        The median, not the mean: with Student-t noise of few degrees of freedom (nu near 1.6 on
+        the Epoch Chinchilla points, an infinite variance) the loss has tails so heavy that a mean
+        over draws does not settle from seed to seed, while the median does
+        (``tests/analysis/test_decide.py``).
     ci_prob : float
         Probability of the equal-tailed intervals of the loss and of the improvement (default 0.9).
     kind : {"new_run", "mean"}

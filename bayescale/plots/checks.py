@@ -15,8 +15,8 @@ from .._policy import CI_PROB
 from ..analysis.checks import (
     PARETO_K_MAX,
     PredictiveCheckError,
-    _ecdf,
     _require,
+    ecdf,
     loo_pit,
     pit_ecdf_inside,
     residuals,
@@ -304,7 +304,8 @@ def plot_residuals(
     return fig
 
 
-def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax: Axes | None = None) -> Axes:
+def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax: Axes | None = None,
+                 pit: xr.DataArray | None = None) -> Axes:
     """The ECDF of the LOO-PIT values minus the uniform CDF, with a simultaneous ``ci_prob`` band.
 
     The band (:func:`bayescale.analysis.checks.uniform_ecdf_band`) is simultaneous: the ECDF of
@@ -323,6 +324,8 @@ def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax
     random_seed : int
         For the simulation that calibrates the band.
     ax : matplotlib Axes, optional
+    pit : DataArray, optional
+        ``loo_pit(fit)`` when the caller has it already (PSIS-LOO is then not run again).
 
     Returns
     -------
@@ -338,11 +341,11 @@ def plot_loo_pit(fit: Fit, *, ci_prob: float = CI_PROB, random_seed: int = 0, ax
     --------
     >>> ax = plot_loo_pit(fit)  # doctest: +SKIP
     """
-    pit = loo_pit(fit)
+    pit = loo_pit(fit) if pit is None else pit
     values = pit.values
     band = uniform_ecdf_band(values.size, ci_prob=ci_prob, random_seed=random_seed)
     x = band["x"].to_numpy()
-    diff = _ecdf(values, x) - x
+    diff = ecdf(values, x) - x
     lower, upper = band["lower"].to_numpy() - x, band["upper"].to_numpy() - x
     inside = pit_ecdf_inside(values, band)  # the verdict bayescale's report states in words
     ax = ax if ax is not None else plt.subplots(figsize=(6.4, 4.4))[1]
