@@ -1,11 +1,13 @@
 """What a fit means: predictions, intervals, probabilities, checks (numpy/xarray/arviz only)."""
 
 from .backtest import Backtest, BacktestError, backtest, holdout_mask, score_runs
+from .batch import BatchSizeError, critical_batch_size
 from .calibration import Calibration, CalibrationError, calibrate
 from .checks import PredictiveCheckError, loo_pit, pit_ecdf_inside, residuals, uniform_ecdf_band
 from .compare import AveragedFit, CompareError, Comparison, ParetoKWarning, average, compare
 from .curves import forecast_draws, forecast_log_density, forecast_run, run_offset_draws
 from .decide import Allocation, DecisionError, NoInteriorOptimumWarning, compute_optimal, decide
+from .frontier import Frontier, FrontierError, FrontierWarning, compute_frontier, lower_envelope
 from .predict import (
     ExtrapolationWarning,
     PredictionInputError,
@@ -36,6 +38,8 @@ from .sensitivity import (
 
 __all__ = [
     "Backtest",
+    "BatchSizeError",
+    "critical_batch_size",
     "BacktestError",
     "Calibration",
     "CalibrationError",
@@ -49,6 +53,11 @@ __all__ = [
     "NoInteriorOptimumWarning",
     "compute_optimal",
     "decide",
+    "Frontier",
+    "FrontierError",
+    "FrontierWarning",
+    "compute_frontier",
+    "lower_envelope",
     "PredictiveCheckError",
     "loo_pit",
     "pit_ecdf_inside",

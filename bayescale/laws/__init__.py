@@ -4,7 +4,7 @@ PyMC model), and the spec that joins them with their priors."""
 from . import _ops as ops
 from .base import Law, LawError, Parameter, get_law, law, list_laws, register
 from .cards import PriorCard, PriorCardError, list_prior_cards, list_priors, load_prior_card, read_prior_card
-from .curves import broken_power_law, curve_power, kaplan_steps, m2, m4
+from .curves import broken_power_law, curve_power, kaplan_smin, kaplan_steps, m2, m4
 from .data_constrained import data_constrained
 from .final import chinchilla, kaplan, kaplan_power, power_law
 from .noise import Noise, NoiseError, Structure, list_noise, register_noise
@@ -16,6 +16,7 @@ __all__ = [
     "broken_power_law",
     "curve_power",
     "data_constrained",
+    "kaplan_smin",
     "kaplan_steps",
     "loss_shift",
     "loss_to_loss",

@@ -6,12 +6,17 @@ from . import _ops as ops
 from .base import Parameter, law
 from .priors import Prior
 
-__all__ = ["kaplan_steps", "m2", "m4", "broken_power_law", "curve_power"]
+__all__ = ["kaplan_steps", "kaplan_smin", "m2", "m4", "broken_power_law", "curve_power"]
 
 #: Newton steps that solve M4's implicit equation. From m4's start they reach machine precision
 #: within 9 steps for any a in [1e-3, 1e3] (16 for a in [1e-6, 1e6]) and any right-hand side
 #: (tests/laws/test_laws_curves.py).
 M4_NEWTON_STEPS = 16
+
+#: Newton steps that solve kaplan_smin's implicit equation in log L. From the law's start (a lower
+#: bound of the root, on the side from which Newton's method converges monotonically) they reach
+#: machine precision within 8 steps over exponents aS/aB up to 60 and any sizes (tests/laws/test_kaplan_smin.py).
+KAPLAN_SMIN_NEWTON_STEPS = 12
 
 
 @law(
@@ -38,6 +43,69 @@ def kaplan_steps(N, S, Nc, Sc, aN, aS):
     al.'s fit (Nc 6.5e13, Sc 2.1e3 steps, aN 0.076, aS 0.76). No irreducible floor.
     """
     return (Nc / N) ** aN + (Sc / S) ** aS
+
+
+@law(
+    name="kaplan_smin",
+    inputs={"N": "N", "S": "step", "B": "B"},
+    parameters=[
+        Parameter("Nc", Prior("Normal", mu=30.0, sigma=5.0), 6.5e13,
+                  "critical model size (non-embedding params)", log=True, scale={"N": 1.0}),
+        Parameter("Sc", Prior("Normal", mu=8.0, sigma=4.0), 2.1e3,
+                  "critical number of minimum steps S_min (in the units of S)", log=True, scale={"S": 1.0}),
+        Parameter("aN", Prior("LogNormal", mu=-2.5, sigma=1.0), 0.076, "model-size exponent"),
+        Parameter("aS", Prior("LogNormal", mu=-0.5, sigma=1.0), 0.76, "exponent of the minimum steps S_min"),
+        # B* about 2e8 tokens in Kaplan et al.: Normal(19, 3) on log B* puts 90% in 1e6 - 3e10 tokens
+        Parameter("Bstar", Prior("Normal", mu=19.0, sigma=3.0), 2e8,
+                  "critical batch size at L = 1 nat/token (in the units of B: tokens per step)",
+                  log=True, scale={"B": 1.0}),
+        # alpha_B 0.21 in Kaplan et al.: LogNormal(log 0.21, 0.75) puts 90% in 0.061 - 0.72
+        Parameter("aB", Prior("LogNormal", mu=-1.56, sigma=0.75), 0.21,
+                  "critical-batch exponent: B_crit(L) = Bstar / L**(1 / aB)"),
+    ],
+    reference="Kaplan et al. 2020, Scaling Laws for Neural Language Models, section 5.1 (eqs. 5.1-5.4) "
+              "and eq. 5.6, Table 3",
+    formula="L = (Nc / N)**aN + (Sc / S_min)**aS, S_min = S / (1 + Bstar / (B * L**(1 / aB)))",
+    min_distinct={"N": 3, "step": 3},
+)
+def kaplan_smin(N, S, B, Nc, Sc, aN, aS, Bstar, aB):
+    """L = (Nc / N)**aN + (Sc / S_min)**aS, S_min = S / (1 + B_crit(L) / B), B_crit(L) = Bstar / L**(1 / aB)
+
+    Kaplan et al.'s L(N, S_min) for a run of N non-embedding parameters trained S steps at a batch
+    of B tokens per step (the ``B`` column; Bstar is in its units). Steps and examples trade off as
+    ``(S / S_min - 1)(E / E_min - 1) = 1`` around the critical batch size B_crit(L), so a run at
+    batch B needs ``S = S_min (1 + B_crit / B)`` steps to reach the loss that S_min steps reach at a
+    large batch. S reads the ``step`` column. Example values: Kaplan et al.'s fit (Nc 6.5e13, Sc
+    2.1e3 steps, aN 0.076, aS 0.76, B* 2e8 tokens, alpha_B 0.21). No irreducible floor. With a single
+    batch size in the data, Bstar and aB are identified only through the curvature of the loss in
+    S (weakly): their prior decides them; see :func:`bayescale.analysis.critical_batch_size`.
+
+    L is implicit: S_min depends on L through B_crit(L). In logs, u = log L solves
+    ``u = G(u)`` with ``G(u) = log((Nc/N)**aN + (Sc/S)**aS (1 + r exp(-u / aB))**aS)``, r = Bstar / B.
+    G is convex and decreasing in u (a log-sum-exp of a softplus of a linear function of u), so
+    ``phi(u) = G(u) - u`` is convex with slope <= -1, and Newton's method from any point where
+    phi >= 0 climbs monotonically to the root. The start ``max(log(a + c), (log c + aS log r) /
+    (1 + aS / aB))``, with ``a = (Nc/N)**aN`` and ``c = (Sc/S)**aS``, is such a point (each is the
+    root of a lower bound of G), and a fixed number of unrolled steps (``KAPLAN_SMIN_NEWTON_STEPS``,
+    via ``ops.iterate``) solves it on numpy, xarray and PyTensor alike.
+    """
+    la = aN * (ops.log(Nc) - ops.log(N))  # log of the size term (Nc/N)**aN
+    lc = aS * (ops.log(Sc) - ops.log(S))  # log of (Sc/S)**aS, the step term at B -> infinity
+    lr = ops.log(Bstar) - ops.log(B)  # log(B* / B): B_crit(L) / B = exp(lr - u / aB)
+    k = 1 / aB
+    # the larger of two lower bounds of the root: log(a + c) and the root of u = lc + aS (lr - k u)
+    lac = la + ops.softplus(lc - la)
+    u0 = ops.maximum(lac, (lc + aS * lr) / (1 + aS * k))
+
+    def newton_step(u, la, lc, lr, aS, k):
+        t = lr - k * u  # log(B_crit(L) / B)
+        z = lc + aS * ops.softplus(t) - la  # log(step term / size term)
+        G = la + ops.softplus(z)
+        slope = k * aS * ops.sigmoid(z) * ops.sigmoid(t)  # -G'(u) >= 0
+        return u + (G - u) / (1 + slope)
+
+    u = ops.iterate(newton_step, u0, la, lc, lr, aS, k, n=KAPLAN_SMIN_NEWTON_STEPS)
+    return ops.exp(u)
 
 
 @law(

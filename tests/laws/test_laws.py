@@ -9,7 +9,7 @@ import xarray as xr
 import bayescale as bs
 from bayescale.laws import LawError, Parameter, Prior, get_law, list_laws
 
-BUILTIN = ["chinchilla", "chinchilla_bend", "kaplan", "data_constrained", "power_law", "kaplan_power", "kaplan_steps", "m2", "m4",
+BUILTIN = ["chinchilla", "chinchilla_bend", "kaplan", "data_constrained", "power_law", "kaplan_power", "kaplan_steps", "kaplan_smin", "m2", "m4",
            "broken_power_law", "curve_power"]
 
 
