@@ -30,7 +30,7 @@ from .analysis import (
 from .results import Diagnosis, Fit, MemoryUseWarning, MisfitWarning, SamplerWarning, diagnose, load_fit
 from .laws import ModelSpec, Noise, Parameter, Prior, get_law, law
 from .laws.cards import list_priors
-from .runs import DataWarning, RunTable, datasets
+from .runs import DataWarning, RunTable, Schedule, datasets
 
 
 #: What fits (and so imports PyMC) is loaded on first use: ``import bayescale`` and reading results,
@@ -65,6 +65,7 @@ __all__ = [
     "Parameter",
     "Prior",
     "RunTable",
+    "Schedule",
     "MemoryUseWarning",
     "MisfitWarning",
     "SamplerWarning",

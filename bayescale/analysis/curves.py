@@ -19,6 +19,8 @@ import xarray as xr
 
 from .._policy import CI_PROB
 from ..laws.noise import AR1, runs_columns
+from ..laws.schedule import SCHEDULE_COLUMNS, reads_schedule
+from ..runs.schedule import Schedule, ScheduleError
 from ..results import Fit
 from .predict import PredictionInputError, _rng, interval, new_run_params, run_params
 from .predictive import SAMPLE_DIMS, Predictive
@@ -87,9 +89,30 @@ def run_offset_draws(fit: Fit, run: Any, *, random_seed: int | None = None) -> x
     return xr.DataArray(u, dims=SAMPLE_DIMS, name="offset").assign_coords(run=str(run))
 
 
-def _run_inputs(fit: Fit, run: Any, at: np.ndarray) -> dict[str, np.ndarray]:
-    """The law's inputs of a run in the fit at later points ``at`` of the curve axis: its N, and
-    other inputs (tokens on a step axis) in the run's own last ratio to the axis."""
+def _schedule_inputs(fit: Fit, schedule: Schedule | None, at: np.ndarray) -> dict[str, np.ndarray]:
+    """The schedule columns the law reads at steps ``at`` (empty for a law that reads none)."""
+    if not reads_schedule(fit.law):
+        if schedule is not None:
+            raise PredictionInputError(f"law {fit.law.spec!r} does not read the learning-rate schedule; "
+                                       "drop schedule=")
+        return {}
+    if not isinstance(schedule, Schedule):
+        raise PredictionInputError(
+            f"law {fit.law.spec!r} reads the learning-rate schedule: pass schedule=bs.Schedule(...), the "
+            f"run's whole schedule up to the last point asked for (got {type(schedule).__name__})")
+    if _axis_name(fit) != "step":
+        raise PredictionInputError("a schedule-aware fit needs a table indexed by step")
+    try:
+        feats = schedule.features(at)
+    except ScheduleError as err:
+        raise PredictionInputError(str(err)) from None
+    return {c: feats[c] for c in fit.law.inputs if c in SCHEDULE_COLUMNS}
+
+
+def _run_inputs(fit: Fit, run: Any, at: np.ndarray, schedule: Schedule | None = None) -> dict[str, np.ndarray]:
+    """The law's inputs of a run in the fit at later points ``at`` of the curve axis: its N, the
+    schedule's columns (for a schedule-aware law), and other inputs (tokens on a step axis) in the
+    run's own last ratio to the axis."""
     axis = _axis_name(fit)
     df = fit.runs.to_dataframe()
     rows = df[df["run"].astype(str) == str(run)]
@@ -101,22 +124,44 @@ def _run_inputs(fit: Fit, run: Any, at: np.ndarray) -> dict[str, np.ndarray]:
             f"run {run!r} has checkpoints up to {axis} = {last[axis]:g}; forecasts start after it "
             f"(got at = {at.min():g}). For the fitted curve use bs.predict"
         )
-    values = {axis: at}
+    values = {axis: at, **_schedule_inputs(fit, schedule, at)}
     for col in fit.law.inputs:
-        if col != axis:
+        if col not in values:
             values[col] = np.full(at.size, last[col]) if col == "N" else last[col] / last[axis] * at
+    return values
+
+
+def _new_run_inputs(fit: Fit, at: np.ndarray, schedule: Schedule | None,
+                    inputs: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+    """The law's inputs at ``at`` for a new run: the axis, the schedule's columns, the rest from ``inputs``."""
+    values = {_axis_name(fit): at, **_schedule_inputs(fit, schedule, at)}
+    for col in fit.law.inputs:
+        if col in values:
+            continue
+        if col not in inputs:
+            raise PredictionInputError(
+                f"a new run needs {col}= (law {fit.law.spec!r} reads {list(fit.law.inputs)}); "
+                "or pass run= to forecast a run in the fit"
+            )
+        values[col] = np.broadcast_to(np.asarray(inputs[col], dtype=float), at.shape).copy()
+    unknown = sorted(set(inputs) - set(fit.law.inputs))
+    if unknown:
+        raise PredictionInputError(f"unknown input(s) {unknown}; law {fit.law.spec!r} reads {list(fit.law.inputs)}")
     return values
 
 
 def forecast_log_density(
     fit: Fit,
     loss: ArrayLike,
-    run: Any,
+    run: Any = None,
     *,
     at: ArrayLike,
+    schedule: Schedule | None = None,
     random_seed: int | None = None,
+    **inputs: ArrayLike,
 ) -> np.ndarray:
     """Log density of a run's later losses under its forecast, one per point (marginal per point).
+    Without ``run``: of a new run's losses, its inputs as in :func:`forecast_draws`.
 
     ``log p(y_i) = log mean_s p(y_i | theta_s, u_s, run so far)`` over posterior draws ``s``: with
     ``noise="ar1"`` each draw's forecast of log loss at ``t_i`` is normal with mean
@@ -136,13 +181,19 @@ def forecast_log_density(
         raise PredictionInputError(f"{log_y.size} losses for {at.size} points")
     rng = _rng(fit, random_seed)
     post = fit.idata.posterior.dataset
-    params = run_params(fit, run)
-    x = _run_inputs(fit, run, at)
+    if run is None:  # a new run: its offset drawn from the population, its noise at its stationary sd
+        params = new_run_params(fit, rng)
+        x = _new_run_inputs(fit, at, schedule, inputs)
+    else:
+        params = run_params(fit, run)
+        x = _run_inputs(fit, run, at, schedule)
     mean = fit.law(**{c: x[c] for c in fit.law.inputs},
                    **{k: np.asarray(v.transpose(*SAMPLE_DIMS).values)[..., None] for k, v in params.items()})
     loc = np.log(mean)
     p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
-    if isinstance(fit.noise.struct, AR1):
+    if isinstance(fit.noise.struct, AR1) and run is None:
+        scale = np.hypot(p["sigma"], p["tau"]) * np.ones_like(loc)
+    elif isinstance(fit.noise.struct, AR1):
         u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
         gap = np.log(at) - t_last
         loc = loc + u[..., None] + np.exp(-gap / p["ell"]) * e_last[..., None]
@@ -161,6 +212,7 @@ def forecast_draws(
     run: Any = None,
     *,
     at: ArrayLike,
+    schedule: Schedule | None = None,
     random_seed: int | None = None,
     **inputs: ArrayLike,
 ) -> xr.DataArray:
@@ -177,6 +229,9 @@ def forecast_draws(
         Without ``run``: a new run that has not started, of the size given in ``inputs``.
     at : float or array
         Points on the fit's curve axis (``step`` or tokens ``D``).
+    schedule : Schedule, optional
+        For a law that reads the learning-rate schedule (``multi_power``, ``annealing``): the run's
+        whole schedule, through the last point of ``at`` (the steps it has done and those it will do).
     random_seed : int, optional
         Defaults to one derived from the fit's seed.
     **inputs
@@ -203,24 +258,12 @@ def forecast_draws(
                 f"give either run= (a run in the fit) or the inputs of a new run, not both; got {sorted(inputs)}"
             )
         params = run_params(fit, run)
-        values = _run_inputs(fit, run, at)
+        values = _run_inputs(fit, run, at, schedule)
     else:
-        values = {axis: at}
-        for col in fit.law.inputs:
-            if col == axis:
-                continue
-            if col not in inputs:
-                raise PredictionInputError(
-                    f"a new run needs {col}= (law {fit.law.spec!r} reads {list(fit.law.inputs)}); "
-                    "or pass run= to forecast a run in the fit"
-                )
-            values[col] = np.broadcast_to(np.asarray(inputs[col], dtype=float), at.shape).copy()
-        unknown = sorted(set(inputs) - set(fit.law.inputs))
-        if unknown:
-            raise PredictionInputError(f"unknown input(s) {unknown}; law {fit.law.spec!r} reads {list(fit.law.inputs)}")
+        values = _new_run_inputs(fit, at, schedule, inputs)
         params = new_run_params(fit, rng)
     post = fit.idata.posterior.dataset
-    coords = {k: ("point", v) for k, v in values.items()}
+    coords = {k: ("point", v) for k, v in values.items() if k not in SCHEDULE_COLUMNS}
     x = {k: xr.DataArray(v, dims="point", coords=coords) for k, v in values.items()}
     mean = fit.law(**{c: x[c] for c in fit.law.inputs}, **params).transpose(*SAMPLE_DIMS, "point")
     p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
@@ -252,6 +295,7 @@ def forecast_run(
     at: ArrayLike,
     ci_prob: float = CI_PROB,
     ci_kind: Literal["hdi", "eti"] = "eti",
+    schedule: Schedule | None = None,
     random_seed: int | None = None,
     **inputs: ArrayLike,
 ) -> pd.DataFrame:
@@ -266,8 +310,10 @@ def forecast_run(
     --------
     >>> bs.forecast_run(fit, run="1b-lr3e-4", at=40000, ci_prob=0.9)  # doctest: +SKIP
     >>> bs.forecast_run(fit, N=1.75e11, at=3e11)  # doctest: +SKIP
+    >>> bs.forecast_run(fit, at=range(2160, 72001, 500),  # doctest: +SKIP
+    ...                 schedule=bs.Schedule.cosine(3e-4, 3e-5, 72000, warmup=2160))
     """
-    draws = forecast_draws(fit, run, at=at, random_seed=random_seed, **inputs)
+    draws = forecast_draws(fit, run, at=at, schedule=schedule, random_seed=random_seed, **inputs)
     ci = interval(draws, ci_prob=ci_prob, ci_kind=ci_kind)
     cols = {k: draws.coords[k].values for k in ("N", "step", "D", "C", *fit.law.inputs) if k in draws.coords}
     table = pd.DataFrame({**cols, "median": draws.median(SAMPLE_DIMS).values,

@@ -56,9 +56,16 @@ def available_samplers() -> list[str]:
     return [name for name in SAMPLERS if not _missing(name)]
 
 
-def default_sampler() -> str:
+#: Law inputs above which the default prefers numpyro to nutpie: nutpie compiles the model with numba,
+#: whose time grows steeply with the number of data inputs (``multi_power``'s 121 columns: 520 s of
+#: its 600 s fit of 437 checkpoints; the same fit with numpyro, compiled by JAX: 102 s, 2026-12-06).
+NUMBA_MAX_INPUTS = 32
+
+
+def default_sampler(n_inputs: int = 0) -> str:
     """The sampler :func:`bayescale.fit` uses when none is named: nutpie if installed, else numpyro (JAX and
-    numpyro installed), else PyMC's own NUTS.
+    numpyro installed), else PyMC's own NUTS. For a law of more than ``NUMBA_MAX_INPUTS`` input columns
+    (``n_inputs``), numpyro first when installed.
 
     Examples
     --------
@@ -66,10 +73,11 @@ def default_sampler() -> str:
     >>> default_sampler() in ("nutpie", "numpyro", "pymc")
     True
     """
-    return next(name for name in _DEFAULT_ORDER if not _missing(name))
+    order = ("numpyro", *_DEFAULT_ORDER) if n_inputs > NUMBA_MAX_INPUTS else _DEFAULT_ORDER
+    return next(name for name in order if not _missing(name))
 
 
-def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
+def _resolve_sampler(sampler: str | None, nuts_sampler: str | None, n_inputs: int = 0) -> str:
     """The sampler to use: ``sampler`` (or its alias ``nuts_sampler``), checked; else the default."""
     if sampler is not None and nuts_sampler is not None and sampler != nuts_sampler:
         raise ValueError(
@@ -78,7 +86,7 @@ def _resolve_sampler(sampler: str | None, nuts_sampler: str | None) -> str:
         )
     name = sampler if sampler is not None else nuts_sampler
     if name is None:
-        return default_sampler()
+        return default_sampler(n_inputs)
     if name not in SAMPLERS:
         raise ValueError(
             f"sampler={name!r} is not known; use one of {list(SAMPLERS)} (installed here: {available_samplers()})"

@@ -129,7 +129,8 @@ def fit(
         (``benchmarks/results/curves_hierarchical.md``). Same model, same priors.
     sampler : {"nutpie", "numpyro", "blackjax", "pymc"}, optional
         The NUTS implementation. Default: the fastest installed (:func:`default_sampler`: nutpie,
-        else numpyro, else PyMC's own). nutpie (``pip install "bayescale[fast]"``) compiles the model
+        else numpyro, else PyMC's own; numpyro first for a law of many input columns, such as
+        ``multi_power``, which numba compiles slowly). nutpie (``pip install "bayescale[fast]"``) compiles the model
         once per law, priors and noise model and refits it to new data without recompiling.
         numpyro and blackjax (``pip install "bayescale[jax]"``, or ``"bayescale[gpu]"``) run on
         JAX, on a GPU when JAX sees one (``docs/gpu.md``); they too compile once per structure
@@ -195,7 +196,7 @@ def fit(
                            run_effects=run_effects, parameterization=parameterization)
     law = spec.law
     runs.check_law(law)
-    name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None))
+    name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None), len(law.inputs))
     ll_kind = _log_likelihood_kind(log_likelihood)
     for problem in data_problems(runs):
         warnings.warn(problem, DataWarning, stacklevel=2)

@@ -9,10 +9,13 @@ from .data_constrained import data_constrained
 from .final import chinchilla, kaplan, kaplan_power, power_law
 from .noise import Noise, NoiseError, Structure, list_noise, register_noise
 from .priors import Prior, PriorError
+from .schedule import annealing, multi_power
 from .spec import ModelSpec, resolve_priors
 from .transfer import loss_shift, loss_to_loss
 
 __all__ = [
+    "annealing",
+    "multi_power",
     "broken_power_law",
     "curve_power",
     "data_constrained",

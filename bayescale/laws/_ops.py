@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate",
+    "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate", "sum_over",
     "cumsum", "shift", "take", "cholesky", "solve_lower", "diagonal", "eye_like", "abs", "is_symbolic",
 ]
 
@@ -110,6 +110,32 @@ def iterate(step: Callable[..., object], x0: object, *args: object, n: int) -> o
     for _ in range(n):
         x = op(x, *args)
     return x
+
+
+def sum_over(term: Callable[..., object], columns: list[tuple[object, ...]], *params: object) -> object:
+    """``sum_j term(*columns[j], *params)``: one term per group of input columns, summed.
+
+    On numpy and xarray input a plain loop. On PyTensor input the groups are stacked along a new
+    last axis (parameters given a matching axis) and the term is built once and summed over it: a
+    graph of a few nodes however many groups there are, where the loop would build one arithmetic
+    tree per group (``multi_power``'s 40 drop bins took numba minutes to compile as a loop).
+
+    Examples
+    --------
+    >>> from bayescale.laws import ops
+    >>> float(ops.sum_over(lambda x, y, c: c * x * y, [(1.0, 2.0), (3.0, 4.0)], 0.5))
+    7.0
+    """
+    if not is_symbolic(*(c for group in columns for c in group), *params):
+        total = 0.0
+        for group in columns:
+            total = total + term(*group, *params)
+        return total
+    import pytensor.tensor as pt
+
+    stacked = [pt.stack([pt.as_tensor_variable(g[k]) for g in columns], axis=-1) for k in range(len(columns[0]))]
+    expanded = [p[..., None] if getattr(p, "ndim", 0) else p for p in map(pt.as_tensor_variable, params)]
+    return pt.sum(term(*stacked, *expanded), axis=-1)
 
 
 def cumsum(x):

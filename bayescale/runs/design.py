@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..laws import Law, get_law
+from ..laws.schedule import SCHEDULE_COLUMNS
 from .table import RunTable
 
 __all__ = ["design_problems", "IdentifiabilityWarning", "DISTINCT_RTOL", "COLLINEAR_R", "RUNS_PER_PARAMETER",
@@ -69,7 +70,8 @@ def design_problems(runs: RunTable, law: Law | str) -> list[str]:
     """
     law = get_law(law) if isinstance(law, str) else law
     out = []
-    cols = {inp: runs.column(inp) for inp in law.inputs}
+    # a schedule's drop-bin columns summarise its history; they are not axes of the design
+    cols = {inp: runs.column(inp) for inp in law.inputs if inp not in SCHEDULE_COLUMNS or inp == "lr_area"}
     for inp, x in cols.items():
         need = max(3, int(law.min_distinct.get(inp, 0)))
         have = _n_distinct(x)

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..laws.schedule import NONNEGATIVE_COLUMNS
+from .schedule import Schedule, schedule_features
+
 if TYPE_CHECKING:
     from ..laws import Law
 
@@ -417,7 +420,9 @@ class RunTable:
         return len(self._df)
 
     def __repr__(self) -> str:
-        extra = [c for c in self._df.columns if c not in (*CANONICAL, *CURVE_COLUMNS)]
+        extra = [c for c in self._df.columns if c not in (*CANONICAL, *CURVE_COLUMNS) and not c.startswith("lr_")]
+        if "lr_area" in self._df.columns:
+            extra.append(f"{sum(c.startswith('lr_') for c in self._df.columns)} schedule columns (lr_*)")
         der = f", derived {self._derived}" if self._derived else ""
         kind = "runs" if self._curve_axis is None else (
             f"checkpoints of {self._df['run'].nunique()} runs (by {self._curve_axis})")
@@ -472,18 +477,27 @@ class RunTable:
         return self._col(self._require_curves("this"))
 
     def drop_warmup(self, *, tokens: float | None = None, steps: float | None = None,
-                    fraction: float | None = None) -> RunTable:
+                    fraction: float | None = None, schedule: bool = False) -> RunTable:
         """A new table without each run's early checkpoints.
 
         Give one of: ``tokens`` (drop checkpoints with fewer tokens seen), ``steps`` (fewer
-        steps), or ``fraction`` (drop the first part of each run, as a fraction of that run's last
-        step or tokens). Runs left with no checkpoint are dropped, with a warning naming them.
+        steps), ``fraction`` (drop the first part of each run, as a fraction of that run's last
+        step or tokens), or ``schedule=True`` (drop the checkpoints inside each run's learning-rate
+        warm-up, from :meth:`with_schedules`). Runs left with no checkpoint are dropped, with a
+        warning naming them.
         """
         self._require_curves("drop_warmup")
-        given = {k: v for k, v in (("tokens", tokens), ("steps", steps), ("fraction", fraction)) if v is not None}
+        given = {k: v for k, v in (("tokens", tokens), ("steps", steps), ("fraction", fraction),
+                                   ("schedule", schedule or None)) if v is not None}
         if len(given) != 1:
-            raise ValueError(f"give exactly one of tokens=, steps=, fraction=; got {sorted(given) or 'none'}")
-        if tokens is not None:
+            raise ValueError("give exactly one of tokens=, steps=, fraction=, schedule=True; got "
+                             f"{sorted(given) or 'none'}")
+        if schedule:
+            if "lr_warmup" not in self._df.columns:
+                raise MissingColumnError("drop_warmup(schedule=True) needs the schedules: call "
+                                         "table.with_schedules(...) first")
+            keep = self._col("step") >= self._col("lr_warmup")
+        elif tokens is not None:
             keep = self._col("D") >= tokens
         elif steps is not None:
             keep = self._col("step") >= steps
@@ -494,6 +508,27 @@ class RunTable:
             last = axis.groupby(self._df["run"].to_numpy(), sort=False).transform("max")
             keep = (axis >= fraction * last).to_numpy()
         return self._keep_checkpoints(keep, f"drop_warmup({next(iter(given))}={next(iter(given.values()))})")
+
+    def with_schedules(self, schedules: Schedule | Mapping[object, Schedule]) -> RunTable:
+        """A new table with the columns that schedule-aware laws (``multi_power``, ``annealing``) read.
+
+        ``schedules`` maps each run id to its :class:`~bayescale.Schedule` (or is one schedule for
+        every run); the table needs a ``step`` column. Adds ``lr_area``, ``lr_anneal``, the drop-bin
+        columns (:mod:`bayescale.runs.schedule`) and ``lr_warmup`` (each run's warm-up length, so a fit
+        can warn about checkpoints in the warm-up, which these laws do not represent).
+        """
+        self._require_curves("with_schedules")
+        if "step" not in self._df.columns:
+            raise MissingColumnError("with_schedules needs a 'step' column (map it with step=...)")
+        feats = schedule_features(self._col("step"), self.run_ids, schedules)
+        warm = {rid: (schedules if isinstance(schedules, Schedule) else schedules[rid]).warmup
+                for rid in pd.unique(self.run_ids)}
+        df = self._df.copy()
+        df = df.drop(columns=[c for c in df.columns if c in feats or c == "lr_warmup"])
+        new = pd.DataFrame(feats, index=df.index)
+        new["lr_warmup"] = [float(warm[r]) for r in self.run_ids]
+        return RunTable(pd.concat([df, new], axis=1), derived=self._derived, source=self._source,
+                        curve_axis=self._curve_axis)
 
     def thin(self, every: int) -> RunTable:
         """A new table with every ``every``-th checkpoint of each run, always keeping its last."""
@@ -548,7 +583,16 @@ class RunTable:
                 )
             if inp not in CANONICAL:  # a user law reading an extra column: validate it now
                 where = f" in {self._source}" if self._source else ""
-                _check_positive(_numeric_column(self._df[inp], inp, where), inp, where)
+                check = _check_nonnegative if inp in NONNEGATIVE_COLUMNS else _check_positive
+                check(_numeric_column(self._df[inp], inp, where), inp, where)
+        if "lr_area" in law.inputs and "lr_warmup" in self._df.columns:
+            early = self._col("step") < self._col("lr_warmup")
+            if early.any():
+                runs = list(pd.unique(self.run_ids[early]))
+                warnings.warn(
+                    f"{int(early.sum())} checkpoint(s) of {len(runs)} run(s) ({runs[:_MAX_LISTED]}) are inside "
+                    f"the learning-rate warm-up, which law {law.spec!r} does not describe; drop them with "
+                    "table.drop_warmup(schedule=True)", DataWarning, stacklevel=3)
         for col, need in law.min_distinct.items():
             have = self.n_distinct(col)
             if have < need:
@@ -560,12 +604,16 @@ class RunTable:
 
     @property
     def data_hash(self) -> str:
-        """sha256 of the canonical columns (and the ``run`` ids when given): identifies the data a
-        fit saw. Row labels do not enter, so a saved and reloaded table hashes the same."""
+        """sha256 of the numeric columns (the canonical ones first, then any other a law may read:
+        ``U``, ``B``, another loss, the schedule's ``lr_*`` columns...) and the ``run`` ids when given:
+        identifies the data a fit saw. Row labels do not enter, so a saved and reloaded table hashes
+        the same."""
         h = hashlib.sha256()
-        for c in (*CANONICAL, "step", "U"):  # U: unique tokens, an input of the data-constrained law
+        other = sorted(c for c in self._df.columns if c not in (*CANONICAL, "run")
+                       and pd.api.types.is_numeric_dtype(self._df[c]) and not pd.api.types.is_bool_dtype(self._df[c]))
+        for c in (*CANONICAL, *other):
             if c in self._df.columns:
-                h.update(c.encode() + np.ascontiguousarray(self._col(c)).tobytes())
+                h.update(c.encode() + np.ascontiguousarray(self._df[c].to_numpy(dtype=float)).tobytes())
         if "run" in self._df.columns:
             h.update("\x1f".join(map(str, self._df["run"])).encode())
         return h.hexdigest()

@@ -296,3 +296,13 @@ def test_the_public_ladders_raise_no_plausibility_warning():
     raw = pd.read_csv(shared_file(SHARED / "chinchilla_epoch_svg_extracted.csv"))
     runs = bs.RunTable.from_dataframe(raw, N="N_params", D="D_tokens", C="C_flop")
     assert bs.runs.data_problems(runs) == []
+
+
+def test_every_numeric_column_a_law_may_read_enters_the_data_hash():
+    """A batch-size column (kaplan_smin's B) or a schedule column changes what a fit saw."""
+    df = pd.DataFrame({"N": [1e8, 1e9, 1e10], "D": [2e9, 2e10, 2e11], "loss": [3.0, 2.7, 2.5],
+                       "B": [1e5, 1e6, 1e7], "note": ["a", "b", "c"]})
+    base = bs.RunTable.from_dataframe(df)
+    other_b = bs.RunTable.from_dataframe(df.assign(B=[1e5, 1e6, 2e7]))
+    assert base.data_hash != other_b.data_hash
+    assert base.data_hash == bs.RunTable.from_dataframe(df.assign(note=["x", "y", "z"])).data_hash
