@@ -369,3 +369,62 @@ def finish_results(lines: list[str], posteriors: Sequence[tuple[str, bs.Fit, Seq
     if not quick:
         out.write_text(text)
 
+
+
+#: Peak and final learning rates and warm-up of every run in ``mpl_luo2025_curves.csv`` (README).
+MPL_PEAK, MPL_FINAL, MPL_WARMUP = 3e-4, 3e-5, 2160
+
+
+#: The (Mis)Fitting runs' schedule (hadasah/scaling_laws, ``open_lm/constants/slurm_constants.py``:
+#: NUM_WARMUP_STEPS 50, END_LR_RATIO 0.1, open_lm's cosine): linear warm-up over 50 steps to the
+#: run's peak_lr, then a half cosine to 0.1 x peak_lr at total_steps.
+MISFITTING_WARMUP, MISFITTING_END_RATIO = 50, 0.1
+
+
+def misfitting_schedules(table: bs.RunTable) -> dict[str, bs.Schedule]:
+    """The learning-rate schedule of every run of :func:`misfitting_curves` (by run id), from its
+    ``lr`` (peak) and ``total_steps`` columns."""
+    df = table.to_dataframe().groupby("run", sort=False)[["lr", "total_steps"]].first()
+    return {run: bs.Schedule.cosine(float(r.lr), MISFITTING_END_RATIO * float(r.lr), int(r.total_steps),
+                                    warmup=MISFITTING_WARMUP)
+            for run, r in df.iterrows()}
+
+
+def mpl_schedule(name: str) -> bs.Schedule:
+    """The learning-rate schedule of a ``mpl_luo2025_curves.csv`` run, from its name (as the data's
+    README gives them, after the authors' data loader)."""
+    kind, *rest = name.split("_")
+    if kind == "constant":
+        return bs.Schedule.constant(MPL_PEAK, int(rest[0]), warmup=MPL_WARMUP)
+    if kind == "cosine":
+        return bs.Schedule.cosine(MPL_PEAK, MPL_FINAL, int(rest[0]), warmup=MPL_WARMUP)
+    if kind in ("wsd", "wsdld"):
+        return bs.Schedule.wsd(MPL_PEAK, MPL_FINAL, int(rest[0]), int(rest[1]), warmup=MPL_WARMUP,
+                               decay="geometric" if kind == "wsd" else "linear")
+    if kind == "wsdcon":
+        return bs.Schedule.two_stage(MPL_PEAK, int(rest[0]) * 1e-5, 8000, 16000, warmup=MPL_WARMUP)
+    raise ValueError(f"unknown schedule {name!r}")
+
+
+def mpl_curves(model: str, *, notes: list[str] | None = None) -> tuple[bs.RunTable, dict[str, bs.Schedule]]:
+    """Luo et al. 2025's loss curves of one model size (``"25M"``, ``"100M"``, ``"400M"``) under 9
+    schedules, with the schedule columns; run = schedule name, step, loss, ``split`` (the authors'
+    train/test split) kept. Returns the table and the schedules by run.
+
+    Checks that each built schedule gives the logged ``lr`` at every logged step (raises if not).
+    """
+    df = _read("mpl_luo2025_curves.csv")
+    df = df[df["model"] == model].sort_values(["schedule", "step"], kind="stable").reset_index(drop=True)
+    if df.empty:
+        raise ValueError(f"no model {model!r} in mpl_luo2025_curves.csv")
+    schedules = {name: mpl_schedule(name) for name in df["schedule"].unique()}
+    for name, g in df.groupby("schedule"):
+        built = schedules[name].lr[g["step"].to_numpy() - 1]
+        worst = float(np.max(np.abs(built / g["lr"].to_numpy() - 1)))
+        if worst > 1e-9:
+            raise ValueError(f"{model} {name}: the built schedule differs from the logged lr by {worst:.3g}")
+    _note(notes, f"MPL {model}: {len(df)} checkpoints of {len(schedules)} schedules; every built schedule "
+                 "matches the logged lr at every logged step")
+    runs = bs.RunTable.from_dataframe(df, step="step", loss="loss", run="schedule", N=None,
+                                      source=f"mpl_luo2025_curves.csv ({model})")
+    return runs.with_schedules(schedules), schedules

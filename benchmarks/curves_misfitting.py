@@ -12,6 +12,10 @@ of the median forecast over the five runs, the coverage of 80% and 90% equal-tai
 a per-run table beside a naive forecast (the last loss seen). Laws: ``chinchilla`` (D = tokens
 seen) and, with ``--laws chinchilla,kaplan_steps``, ``kaplan_steps`` (S = step).
 
+Schedule-aware laws (``--laws multi_power,annealing``) read each run's cosine schedule
+(``curve_data.misfitting_schedules``) and have no N: they are fitted to the five large runs alone
+(checkpoints inside the 50-step warm-up dropped), and each forecast is given the run's schedule.
+
 Run from the repository root: ``python benchmarks/curves_misfitting.py``; writes
 ``benchmarks/results/curves_misfitting.md`` (not with ``--quick``).
 """
@@ -62,6 +66,8 @@ def main() -> None:
     ap.add_argument("--min-step", type=int, default=0,
                     help="drop checkpoints before this step in every run (0 = keep all)")
     ap.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    ap.add_argument("--run-effects", default="", help="comma-separated parameters that vary by run (none)")
+    ap.add_argument("--out", default=str(OUT), help="results file (benchmarks/results/curves_misfitting.md)")
     args = ap.parse_args()
     cd.apply_quick(args)
     started = dt.datetime.now()
@@ -83,21 +89,28 @@ def main() -> None:
 
     summary, per_run = [], []
     fits: dict[tuple, tuple] = {}
+    schedules = cd.misfitting_schedules(table)
     for law in args.laws.split(","):
+        by_schedule = bs.laws.schedule.reads_schedule(bs.get_law(law))
         for frac in map(float, args.fractions.split(",")):
             seen = ~large | (df["portion_steps_elapsed"].to_numpy() <= frac + 1e-9)
             train = table.filter(seen & thin)
+            if by_schedule:  # no N in the law: the large runs alone, after their warm-up
+                train = table.filter(seen & large).with_schedules(
+                    {r: schedules[r] for r in big_runs}).drop_warmup(schedule=True)
             last_seen = train.to_dataframe().groupby("run", sort=False).tail(1).set_index("run")
             for noise in args.noises.split(","):
                 print(f"-- {law}, first {frac:.0%}, noise={noise}: {train}", flush=True)
                 fit, wall, warns = cd.timed_fit(train, law, noise=noise, likelihood=args.likelihood,
+                                                run_effects=tuple(filter(None, args.run_effects.split(","))),
                                                 draws=args.draws, tune=args.tune, chains=args.chains,
                                                 random_seed=args.seed, **cd.sampler_kwargs(args))
                 t0 = time.perf_counter()
                 rows = []
                 for run in big_runs:
                     final = finals.loc[run]
-                    draws = bs.analysis.forecast_draws(fit, run=run, at=np.array([final["step"]]))
+                    draws = bs.analysis.forecast_draws(fit, run=run, at=np.array([final["step"]]),
+                                                       schedule=schedules[run] if by_schedule else None)
                     s = cd.score_draws(draws, [final["loss"]], ci_probs=CI_PROBS).iloc[0]
                     rows.append({
                         "fraction": frac, "law": law, "noise": noise, "run": short(run),
@@ -143,7 +156,7 @@ def main() -> None:
         *[f"- {n}" for n in notes], "",
     ]
     cd.finish_results(lines, [(f"{law}, first {frac:.0%}, noise={noise}", fit, warns)
-                                    for (law, frac, noise), (fit, warns) in fits.items()], out=OUT, quick=args.quick)
+                                    for (law, frac, noise), (fit, warns) in fits.items()], out=Path(args.out), quick=args.quick)
 
 
 if __name__ == "__main__":

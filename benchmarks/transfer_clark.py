@@ -55,7 +55,7 @@ def main() -> None:
     started = dt.datetime.now()
     notes: list[str] = []
     base = cd.clark_dense_curves(notes=notes)
-    rows, posteriors = [], []
+    rows, posteriors, panels = [], [], {}
     for y in TARGETS:
         runs = target_table(base, y, notes)
         held = (runs.to_dataframe()["run"] == LARGEST).to_numpy()
@@ -67,6 +67,8 @@ def main() -> None:
                                             **cd.sampler_kwargs(args))
             draws = bs.analysis.loss_draws(fit, kind="new_run", loss_validation=lx, random_seed=args.seed)
             s = cd.score_draws(draws, test.loss, ci_probs=(0.5, 0.9))
+            panels.setdefault(y, {"train": (train.column("loss_validation"), train.loss),
+                                  "test": (lx, test.loss)})[name] = s
             rows.append({"distribution": y, "law": name, "checkpoints": len(s), "ARE": s["rel_err"].mean(),
                          "worst RE": s["rel_err"].max(), "cov50": s["in_0.5"].mean(), "cov90": s["in_0.9"].mean(),
                          "width90 (rel.)": ((s["upper_0.9"] - s["lower_0.9"]) / s["median"]).mean(),
@@ -87,6 +89,34 @@ def main() -> None:
     lines += ["## Per distribution", "", cd.md_table(table), "", "## Pooled over the five distributions", "",
               cd.md_table(pooled.reset_index()), ""]
     cd.finish_results(lines, posteriors, out=OUT, quick=args.quick)
+    if not args.quick:
+        plot(panels, OUT.with_suffix(".png"))
+
+
+def plot(panels: dict, path: Path) -> None:
+    """Per distribution: the smaller runs' paired losses (grey), the 1.3B run's (black) and each law's
+    median and 90% band for it, against the validation loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), constrained_layout=True)
+    for ax, (y, p) in zip(axes, panels.items(), strict=True):
+        ax.plot(*p["train"], ".", color="0.7", ms=3, label="smaller runs (fitted)")
+        lx, ly = (np.asarray(v, dtype=float) for v in p["test"])
+        order = np.argsort(lx)
+        for name, colour in zip(LAWS, ("tab:orange", "tab:blue"), strict=True):
+            s = p[name]
+            ax.fill_between(lx[order], s["lower_0.9"].to_numpy()[order], s["upper_0.9"].to_numpy()[order],
+                            color=colour, alpha=0.25, lw=0)
+            ax.plot(lx[order], s["median"].to_numpy()[order], color=colour, lw=1.2, label=f"{name} (90% band)")
+        ax.plot(lx, ly, "k.", ms=4, label="1.3B run (held out)")
+        ax.set(title=y, xlabel="validation loss", ylabel=f"loss on {y}")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Clark et al. dense runs: the 1.3B run's loss on other sets from its validation loss")
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
