@@ -18,8 +18,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..laws import Law, Prior, PriorError
-from ..laws.noise import Noise, run_codes
+from ..laws import Law, Prior, PriorError, ops
+from ..laws.noise import Noise, run_codes, run_rows
 from ..laws.priors import LOCATION_FAMILIES
 from ..laws.spec import ModelSpec
 from ..runs import RunTable
@@ -77,8 +77,10 @@ class ModelData:
 
 def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -> ModelData:
     """The ``pm.Data`` values for ``runs``: inputs over their pivots, log loss, the noise structure's
-    arrays, and for curves the run index (rows grouped by run, stable, so sums within a run are
-    differences of cumulative sums; the ``checkpoint`` coordinate keeps each row's table position)."""
+    arrays, and for curves the run index and each run's first and last row + 1 (``run_bounds``):
+    rows grouped by run, stable, so sums within a run are differences of cumulative sums and a
+    per-run value reaches its rows without a scatter in the gradient (:func:`ops.repeat_runs`); the
+    ``checkpoint`` coordinate keeps each row's table position."""
     law = spec.law
     if not runs.is_curves:
         order = np.arange(len(runs))
@@ -88,7 +90,7 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
     idx, ids = run_codes(runs)
     order = np.argsort(idx, kind="stable")
     values = _input_values(runs, law, pivot, order)
-    values["run_idx"] = idx[order]
+    values.update(run_rows(runs, order))
     values.update(spec.noise.struct.model_data(runs, order))
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
 
@@ -165,7 +167,10 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
         x = {inp: pm.Data(f"x_{inp}", v[f"x_{inp}"], dims=obs_dim) for inp in law.inputs}
         log_pivot = {inp: pm.Data(f"log_pivot_{inp}", v[f"log_pivot_{inp}"]) for inp in law.inputs}
         y = pm.Data("log_loss_obs", v["log_loss_obs"], dims=obs_dim)
-        run_idx = pm.Data("run_idx", v["run_idx"], dims=obs_dim) if "run_idx" in v else None
+        runs_of = {}  # curves: rows grouped by run
+        if "run_idx" in v:
+            runs_of = {"run_idx": pm.Data("run_idx", v["run_idx"], dims=obs_dim),
+                       "run_bounds": pm.Data("run_bounds", v["run_bounds"])}
 
         at_pivot: dict[str, Any] = {}  # scalars: the law's (population) values at the pivot
         # linear-scale parameters (exponents) first: log-scale amplitudes are shifted by them
@@ -188,7 +193,8 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
         per_row = dict(at_pivot)
         if noise.run_effects:
             per_run = _run_effects(spec, at_pivot, log_pivot)
-            per_row.update({k: val[run_idx] for k, val in per_run.items()})
+            per_row.update({k: ops.repeat_runs(val, runs_of["run_idx"], runs_of["run_bounds"])
+                            for k, val in per_run.items()})
         mu = pm.math.log(law(**x, **per_row))
 
         p = {q.name: _rv(q.name, priors[q.name]) for q in noise.parameters}
@@ -197,13 +203,13 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
                  for k in v if k not in _CORE and not k.startswith(_CORE_PREFIX)}
         for name in noise.struct.latents:  # latent vectors of the structure, standard normal
             p[name] = pm.Normal(name, 0.0, 1.0, shape=int(np.size(v[noise.struct.latent_size_of])))
-        mean, sd = noise.struct.conditional(mu, y, p, extra)
+        mean, sd = noise.struct.conditional(mu, y, p, {**extra, **runs_of})
         family = getattr(pm, noise.fam.pymc)
         family("log_loss", mu=mean, sigma=sd, **noise.shape_params(p), observed=y, dims=obs_dim)
     return model
 
 
-_CORE = {"log_loss_obs", "run_idx"}
+_CORE = {"log_loss_obs", "run_idx", "run_bounds"}
 _CORE_PREFIX = ("x_", "log_pivot_")
 
 

@@ -238,9 +238,7 @@ class AR1(Structure):
             )
         log_t = np.log(axis)
         first = np.r_[True, idx[1:] != idx[:-1]]
-        pos = np.arange(len(idx))
-        return {"first": first.astype(float), "dlog_t": np.where(first, 1.0, log_t - np.roll(log_t, 1)),
-                "run_start": np.maximum.accumulate(np.where(first, pos, 0)).astype("int64")}
+        return {"first": first.astype(float), "dlog_t": np.where(first, 1.0, log_t - np.roll(log_t, 1))}
 
     def scale(self, p, f):  # a new run: fresh offset and the residual's stationary spread
         return ops.sqrt(p["sigma"] ** 2 + p["tau"] ** 2)
@@ -260,13 +258,16 @@ class AR1(Structure):
         """With u ~ N(0, tau) integrated out: after the run's earlier checkpoints u ~ N(A / P, 1 / P),
         ``P = 1 / tau^2 + sum v_j^2``, ``A = sum v_j w_j``, so ``w_i ~ N(v_i A / P, 1 + v_i^2 / P)``.
         The product of these is the exact joint density of each run (covariance
-        ``tau^2 11' + sigma^2 exp(-|dlog t| / ell)``)."""
+        ``tau^2 11' + sigma^2 exp(-|dlog t| / ell)``). ``d`` holds this structure's data and the
+        rows' grouping by run (:func:`run_rows`)."""
         r = y - mu
         rho, s, w, v = self.whiten(r, d["first"], d["dlog_t"], p["sigma"], p["ell"])
 
+        idx, bounds = d["run_idx"], d["run_bounds"]
+
         def before(x):  # sum over the earlier checkpoints of the same run
             exclusive = ops.cumsum(x) - x
-            return exclusive - ops.take(exclusive, d["run_start"])
+            return exclusive - ops.repeat_runs(ops.take(exclusive, bounds[:-1]), idx, bounds)
 
         precision = 1.0 / p["tau"] ** 2 + before(v**2)
         mean = mu + rho * ops.shift(r) + s * v * before(v * w) / precision
@@ -614,6 +615,17 @@ def run_codes(runs: Any) -> tuple[np.ndarray, np.ndarray]:
 
     codes, uniques = pd.factorize(pd.Series(runs.run_ids), sort=False)
     return codes.astype("int64"), np.asarray(uniques)
+
+
+def run_rows(runs: Any, order: np.ndarray) -> dict[str, np.ndarray]:
+    """How the rows of a curve table, taken in ``order`` (grouped by run), fall into runs: ``run_idx``
+    (each row's run, non-decreasing) and ``run_bounds`` (run ``r`` holds rows
+    ``run_bounds[r]:run_bounds[r + 1]``). Structures read them in ``conditional`` beside their own data."""
+    idx, ids = run_codes(runs)
+    idx = idx[order]
+    if np.any(np.diff(idx) < 0):
+        raise ValueError("run_rows: order does not group the rows by run (sort by run_codes(runs)[0], stable)")
+    return {"run_idx": idx, "run_bounds": np.searchsorted(idx, np.arange(len(ids) + 1)).astype("int64")}
 
 
 def runs_columns(runs: Any) -> dict[str, np.ndarray]:

@@ -82,6 +82,8 @@ def test_every_noise_builds_the_model_it_declares(noise):
     mu = np.log(law(**x, **{k: float(values[k]) for k in law.param_names}))
     y = np.log(runs.loss)[order]
     extra = noise.struct.model_data(runs, order)
+    if runs.is_curves:  # and the rows' grouping by run
+        extra.update(bs.laws.noise.run_rows(runs, order))
     p = {k: float(values[k]) for k in noise.parameter_names}
     p.update({k: np.asarray(values[k]) for k in noise.struct.latents})
     mean, sd = noise.struct.conditional(mu, y, p, extra)
@@ -112,7 +114,7 @@ def test_ar1_conditional_on_numpy_is_the_joint_normal_density():
     ar1 = STRUCTURES["ar1"]
     runs = _curves()
     order = np.arange(len(runs))
-    d = ar1.model_data(runs, order)
+    d = {**ar1.model_data(runs, order), **bs.laws.noise.run_rows(runs, order)}
     rng = np.random.default_rng(2)
     y, mu = rng.normal(0, 0.03, len(runs)), np.zeros(len(runs))
     p = {"sigma": 0.02, "tau": 0.03, "ell": 0.7}
