@@ -26,7 +26,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-__all__ = ["JaxProgram", "jax_program", "sample_jax", "NUMPYRO_OPTIONS", "BLACKJAX_OPTIONS"]
+__all__ = ["JaxProgram", "jax_program", "sample_jax", "NUMPYRO_OPTIONS", "BLACKJAX_OPTIONS", "CHEES_OPTIONS"]
 
 #: Options of ``nuts={...}`` each JAX sampler takes (beyond ``target_accept`` and ``chain_method``):
 #: numpyro's ``hmc`` initialisation arguments; blackjax's window adaptation and NUTS kernel ones.
@@ -35,6 +35,12 @@ NUMPYRO_OPTIONS = ("dense_mass", "max_tree_depth", "step_size", "adapt_step_size
                    "regularize_mass_matrix", "forward_mode_differentiation")
 BLACKJAX_OPTIONS = ("is_mass_matrix_diagonal", "initial_step_size", "max_num_doublings", "algorithm",
                     "num_integration_steps")
+#: Options of ``sampler="chees"``: blackjax's ``chees_adaptation`` ones, the first step size and the
+#: learning rate of the Adam optimiser that tunes the trajectory length, and ``superchains``.
+CHEES_OPTIONS = ("initial_step_size", "learning_rate", "superchains", "mass_matrix_estimation", "jitter_amount",
+                 "decay_rate", "max_leapfrog_steps")
+#: ChEES learns across chains: fewer than this many and it is told.
+CHEES_MIN_CHAINS = 16
 CHAIN_METHODS = ("parallel", "vectorized")
 
 
@@ -116,7 +122,7 @@ def _options(sampler: str, nuts: Mapping[str, Any]) -> tuple[float, str | None, 
     chain_method = nuts.pop("chain_method", None)
     if chain_method is not None and chain_method not in CHAIN_METHODS:
         raise ValueError(f"chain_method={chain_method!r} is not known; use one of {list(CHAIN_METHODS)}")
-    known = NUMPYRO_OPTIONS if sampler == "numpyro" else BLACKJAX_OPTIONS
+    known = {"numpyro": NUMPYRO_OPTIONS, "blackjax": BLACKJAX_OPTIONS, "chees": CHEES_OPTIONS}[sampler]
     unknown = sorted(set(nuts) - set(known))
     if unknown:
         raise ValueError(
@@ -213,12 +219,58 @@ def _blackjax_chain(logp: Callable, tune: int, draws: int, target_accept: float,
     return chain
 
 
+def _chees_chains(logp: Callable, tune: int, draws: int, chains: int, target_accept: float,
+                  options: Mapping[str, Any]) -> Callable:
+    """All chains at once: ChEES-HMC (Hoffman, Radul & Sountsov 2021; blackjax's ``chees_adaptation``)
+    tunes one step size, one diagonal mass matrix and one trajectory length across the chains during
+    ``tune`` steps, then every chain takes ``draws`` steps of HMC with that (jittered) trajectory
+    length: the same number of leapfrog steps in every chain, so chains vectorised on one device never
+    wait for the longest NUTS tree. A function of (key, initial values with a leading chain axis, data)."""
+    import blackjax
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from blackjax.adaptation.base import get_filter_adapt_info_fn
+
+    options = dict(options)
+    step_size = float(options.pop("initial_step_size", 0.1))
+    learning_rate = float(options.pop("learning_rate", 0.025))
+    options.pop("superchains", None)
+    options.setdefault("mass_matrix_estimation", "diagonal")
+
+    def run(key: Any, init: list, data: list) -> tuple[list, dict[str, Any]]:
+        def logdensity(x: Any) -> Any:
+            return logp(list(x), list(data))
+
+        adapt = blackjax.chees_adaptation(logdensity, chains, target_acceptance_rate=target_accept,
+                                          adaptation_info_fn=get_filter_adapt_info_fn(), **options)
+        key_tune, key_draw = jax.random.split(key)
+        (state, tuned), _ = adapt.run(key_tune, list(init), step_size=step_size, optim=optax.adam(learning_rate),
+                                      num_steps=max(tune, 1), max_sampling_steps=draws)
+        step = jax.vmap(blackjax.dynamic_hmc(logdensity, **tuned).step)
+
+        def one_step(state: Any, key: Any) -> tuple[Any, tuple[Any, dict[str, Any]]]:
+            state, info = step(jax.random.split(key, chains), state)
+            return state, (state.position, {
+                "diverging": info.is_divergent, "energy": info.energy, "n_steps": info.num_integration_steps,
+                "acceptance_rate": info.acceptance_rate, "lp": state.logdensity,
+                "step_size": jnp.broadcast_to(tuned["step_size"], (chains,))})
+
+        _, (z, stats) = jax.lax.scan(one_step, state, jax.random.split(key_draw, draws))
+        # (draws, chains, ...) -> (chains, draws, ...)
+        return [jnp.swapaxes(v, 0, 1) for v in z], {k: jnp.swapaxes(v, 0, 1) for k, v in stats.items()}
+
+    return run
+
+
 def _runner(program: JaxProgram, sampler: str, *, tune: int, draws: int, chains: int, target_accept: float,
             chain_method: str, options: Mapping[str, Any]) -> Callable:
     """The jitted sampler for these settings, made once and kept in ``program.runners``."""
     import jax
 
     key = (sampler, tune, draws, chains, target_accept, chain_method, _freeze(options))
+    if key not in program.runners and sampler == "chees":
+        program.runners[key] = jax.jit(_chees_chains(program.logp, tune, draws, chains, target_accept, options))
     if key not in program.runners:
         make = _numpyro_chain if sampler == "numpyro" else _blackjax_chain
         chain = make(program.logp, tune, draws, target_accept, options)
@@ -243,14 +295,35 @@ def _chain_method(chain_method: str | None, chains: int) -> str:
     return "parallel" if jax.local_device_count() >= chains else "vectorized"
 
 
+def _superchains(sampler: str, chains: int, options: Mapping[str, Any]) -> int | None:
+    """ChEES: how many groups of chains share a starting point (``superchains``, default 4, or 1 chain
+    each when there are fewer than 8 chains), checked against ``chains``; None for the NUTS samplers."""
+    if sampler != "chees":
+        return None
+    if chains < CHEES_MIN_CHAINS:
+        import warnings
+
+        from ..results.fit import SamplerWarning
+
+        warnings.warn(f"sampler='chees' tunes its step size and trajectory length across chains; {chains} chains "
+                      f"give it little to learn from: use chains={CHEES_MIN_CHAINS} or more (64-512 on a GPU)",
+                      SamplerWarning, stacklevel=4)
+    k = int(options.get("superchains", 4 if chains >= 8 else chains))
+    if k < 1 or chains % k:
+        raise ValueError(f"superchains={k}: give a whole number >= 1 that divides chains={chains} (e.g. 4)")
+    return k
+
+
 def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Dataset], xr.Dataset], *,
                sampler: str, draws: int, tune: int, chains: int, seed: int,
                nuts: Mapping[str, Any]) -> xr.DataTree:
-    """Sample ``model`` (holding its current data) with numpyro or blackjax through ``program``.
+    """Sample ``model`` (holding its current data) with numpyro, blackjax or ChEES-HMC through ``program``.
 
     ``expand`` turns a dataset of unconstrained draws (the value variables) into the posterior
     (constrained free variables and deterministics). ``nuts`` holds ``target_accept``,
-    ``chain_method`` and the sampler's own options (:data:`NUMPYRO_OPTIONS`, :data:`BLACKJAX_OPTIONS`).
+    ``chain_method`` and the sampler's own options (:data:`NUMPYRO_OPTIONS`, :data:`BLACKJAX_OPTIONS`,
+    :data:`CHEES_OPTIONS`). ChEES's chains start in ``superchains`` groups, each group from one point,
+    recorded in the posterior's attributes for the nested R-hat.
     """
     import jax
     import pymc
@@ -262,18 +335,22 @@ def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Datase
     chain_method = _chain_method(chain_method, chains)
     if program.jitted_logp is None:  # to check the initial points
         program.jitted_logp = jax.jit(program.logp)
-    init = _initial_points(program, chains, seed, program.jitted_logp)
+    superchains = _superchains(sampler, chains, options)
+    init = _initial_points(program, superchains or chains, seed, program.jitted_logp)
+    if superchains:  # each superchain's chains start from one point (nested R-hat compares superchains)
+        init = [np.repeat(v, chains // superchains, axis=0) for v in init]
     run = _runner(program, sampler, tune=tune, draws=draws, chains=chains, target_accept=target_accept,
                   chain_method=chain_method, options=options)
     keys = jax.random.split(jax.random.PRNGKey(seed), chains)
     t0 = time.time()
-    z, stats = run(keys, init, program.data())
+    z, stats = run(keys[0] if sampler == "chees" else keys, init, program.data())
     z = [np.asarray(v) for v in z]
     stats = {k: np.asarray(v) for k, v in stats.items()}
     sampling_time = time.time() - t0
 
-    library = __import__(sampler)
-    if "tree_depth" not in stats:  # numpyro records the steps; a tree of depth d has up to 2^d - 1 of them
+    library = __import__("blackjax" if sampler == "chees" else sampler)
+    # numpyro records the steps; a tree of depth d has up to 2^d - 1 of them (ChEES-HMC builds no tree)
+    if "tree_depth" not in stats and sampler != "chees":
         stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(int) + 1
     stats["diverging"] = stats["diverging"].astype(bool)
     coords, dims = coords_and_dims_for_inferencedata(model)
@@ -283,7 +360,8 @@ def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Datase
          for k, v in zip(program.value_names, z, strict=True)}, coords=sample)
     posterior = expand(unconstrained)
     posterior.attrs.update(pymc.backends.arviz.make_attrs(
-        {"sampling_time": sampling_time, "tuning_steps": tune}, inference_library=library))
+        {"sampling_time": sampling_time, "tuning_steps": tune,
+         **({"superchains": superchains} if superchains else {})}, inference_library=library))
     groups = {
         "posterior": posterior,
         "sample_stats": dict_to_dataset(stats, inference_library=library, coords=sample,

@@ -1,8 +1,9 @@
-"""The NUTS samplers :func:`bayescale.fit` can use, and one adapter per sampler.
+"""The samplers :func:`bayescale.fit` can use, and one adapter per sampler.
 
-Four samplers, chosen with ``fit(..., sampler=)``: nutpie (default when installed; the model is
+Five samplers, chosen with ``fit(..., sampler=)``: nutpie (default when installed; the model is
 compiled once per structure and refitted to new data without recompiling), numpyro and blackjax
-(JAX; CPU or GPU, see ``docs/gpu.md``) and PyMC's own NUTS. Each adapter samples the cached model
+(JAX; CPU or GPU, see ``docs/gpu.md``), PyMC's own NUTS, and ``chees`` (ChEES-HMC on JAX: many
+chains with one trajectory length tuned across them, for accelerators). Each adapter samples the cached model
 (:mod:`bayescale.inference.cache`) and returns the DataTree with the posterior (deterministics
 included) and the sampler's statistics under PyMC's names.
 """
@@ -30,10 +31,12 @@ SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "nutpie": (("nutpie",), "fast"),
     "numpyro": (("jax", "numpyro"), "jax"),
     "blackjax": (("jax", "blackjax"), "jax"),
+    "chees": (("jax", "blackjax"), "jax"),
     "pymc": ((), None),
 }
-#: Samplers that run on JAX (and so on a GPU when JAX sees one).
-JAX_SAMPLERS = ("numpyro", "blackjax")
+#: Samplers that run on JAX (and so on a GPU when JAX sees one). ``chees`` is not NUTS: many chains of
+#: HMC with one trajectory length tuned across them (ChEES-HMC), made for accelerators.
+JAX_SAMPLERS = ("numpyro", "blackjax", "chees")
 #: The default when ``sampler`` is not given: the first installed of these.
 _DEFAULT_ORDER = ("nutpie", "numpyro", "pymc")
 #: Tree depth at which each JAX sampler stops doubling, unless told otherwise.
@@ -133,6 +136,8 @@ def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) 
     nuts = dict(kwargs.pop("nuts", None) or {})
     if "target_accept" in kwargs:  # one place for it, so nutpie's compiled-model cache still applies
         nuts["target_accept"] = kwargs.pop("target_accept")
+    if sampler == "chees":  # HMC's optimal acceptance (Beskos et al. 2013); ChEES's default
+        nuts.setdefault("target_accept", 0.651)
     nuts.setdefault("target_accept", 0.9)  # 0.8 leaves a few divergences on small isoFLOP tables
     if sampler == "nutpie":
         nuts.setdefault("adaptation", "low_rank")
@@ -143,7 +148,7 @@ def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) 
             nuts.setdefault("dense_mass", True)
             if "max_treedepth" in nuts:
                 nuts["max_tree_depth"] = nuts.pop("max_treedepth")
-        else:
+        elif sampler == "blackjax":
             nuts.setdefault("is_mass_matrix_diagonal", False)
             if "max_treedepth" in nuts:
                 nuts["max_num_doublings"] = nuts.pop("max_treedepth")

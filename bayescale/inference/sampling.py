@@ -127,8 +127,9 @@ def fit(
         ``"centered"`` suits long curves (hundreds of checkpoints per run), where each run's data
         pin its own value down and the non-centred form needs very long NUTS trajectories
         (``benchmarks/results/curves_hierarchical.md``). Same model, same priors.
-    sampler : {"nutpie", "numpyro", "blackjax", "pymc"}, optional
-        The NUTS implementation. Default: the fastest installed (:func:`default_sampler`: nutpie,
+    sampler : {"nutpie", "numpyro", "blackjax", "chees", "pymc"}, optional
+        The sampler: a NUTS implementation, or ``"chees"``. Default: the fastest installed
+        (:func:`default_sampler`: nutpie,
         else numpyro, else PyMC's own; numpyro first for a law of many input columns, such as
         ``multi_power``, which numba compiles slowly). nutpie (``pip install "bayescale[fast]"``) compiles the model
         once per law, priors and noise model and refits it to new data without recompiling.
@@ -137,8 +138,12 @@ def fit(
         and data shape (the data are an argument of the jitted sampler). All get a dense (or
         low-rank) mass matrix and
         ``target_accept=0.9``; sampler options go in ``nuts={...}`` (for numpyro e.g.
-        ``nuts={"chain_method": "vectorized"}``). Recorded in ``fit.provenance["sampler"]``.
-        ``nuts_sampler=`` is accepted as an alias.
+        ``nuts={"chain_method": "vectorized"}``). ``"chees"`` (JAX, blackjax) is ChEES-HMC: many
+        chains (``chains=16`` or more; 64-512 on a GPU) of HMC with one step size, diagonal mass
+        matrix and trajectory length tuned across them, so chains vectorised on an accelerator run in
+        lockstep; ``target_accept=0.651``; its chains start in 4 superchains (``nuts={"superchains":
+        k}``) and :func:`bayescale.diagnose` adds their nested R-hat (Margossian et al. 2024).
+        Recorded in ``fit.provenance["sampler"]``. ``nuts_sampler=`` is accepted as an alias.
     draws, tune, chains : int
     random_seed : int, optional
         Recorded in the result; drawn from the OS (and recorded) when not given.

@@ -15,7 +15,8 @@ from ..runs.design import compute_levels
 if TYPE_CHECKING:
     from .fit import Fit
 
-__all__ = ["Diagnosis", "diagnose", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "MisfitWarning", "largest_runs_missed",
+__all__ = ["Diagnosis", "diagnose", "nested_rhat", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "MisfitWarning",
+           "largest_runs_missed",
            "MISS_LOG", "MISS_Z"]
 
 #: Thresholds beyond which sampler trouble is reported (Vehtari et al. 2021; Betancourt 2016).
@@ -58,6 +59,9 @@ class Diagnosis:
     min_bfmi : float
         Smallest energy Bayesian fraction of missing information over chains (NaN if not recorded).
     chains, draws : int
+    max_nested_r_hat : float
+        Nested R-hat (:func:`nested_rhat`) over the same parameters, for samplers that start their
+        chains in superchains (``sampler="chees"``); NaN otherwise. Judged against ``RHAT_MAX``.
     frozen : tuple of str
         Parameters whose draws are all equal (a chain that never moved, or a value fixed by hand).
     """
@@ -73,6 +77,7 @@ class Diagnosis:
     min_bfmi: float
     chains: int
     draws: int
+    max_nested_r_hat: float = np.nan
     frozen: tuple[str, ...] = field(default=())
     problems: tuple[str, ...] = field(default=())
 
@@ -96,6 +101,36 @@ class Diagnosis:
             f"min E-BFMI {self.min_bfmi:.2f}>"
         )
         return head + "".join(f"\n  - {p}" for p in self.problems)
+
+
+def nested_rhat(draws: np.ndarray, superchains: int) -> float:
+    """Nested R-hat (Margossian et al. 2024) of one scalar's draws (chains x draws), the chains taken in
+    ``superchains`` consecutive groups whose chains started from one point.
+
+    ``sqrt(1 + B / W)`` with B the variance of the superchain means and W the mean over superchains of
+    the variance of their chains' means plus the mean within-chain variance: it works with many short
+    chains, where R-hat needs each chain long enough to judge it alone. With one chain per superchain
+    it is the (non-split) R-hat's ``sqrt(1 + B / W)`` form.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> round(nested_rhat(rng.normal(size=(64, 50)), 4), 2)
+    1.0
+    >>> nested_rhat(rng.normal(size=(64, 50)) + np.repeat([0, 0, 0, 3], 16)[:, None], 4) > 1.1
+    True
+    """
+    x = np.asarray(draws, dtype=float)
+    k = int(superchains)
+    m = x.shape[0] // k
+    x = x.reshape(k, m, x.shape[1])
+    chain_means = x.mean(axis=2)
+    super_means = chain_means.mean(axis=1)
+    between = super_means.var(ddof=1) if k > 1 else 0.0
+    within_chain = x.var(axis=2, ddof=1).mean(axis=1) if x.shape[2] > 1 else np.zeros(k)
+    between_chains = chain_means.var(axis=1, ddof=1) if m > 1 else np.zeros(k)
+    within = float(np.mean(within_chain + between_chains))
+    return float(np.sqrt(1.0 + between / within)) if within > 0 else np.nan
 
 
 def _stat(stats: xr.Dataset | None, names: Sequence[str]) -> xr.DataArray | None:
@@ -156,6 +191,11 @@ def diagnose_idata(idata: xr.DataTree, var_names: Sequence[str], *, likelihood: 
     div = _stat(stats, ("diverging",))
     maxdepth = _stat(stats, _MAXDEPTH)
     depth = _stat(stats, _DEPTH)
+    superchains = idata.posterior.attrs.get("superchains")
+    nested = np.nan
+    if superchains and n_chain > 1:
+        nested = max(nested_rhat(post[v].values.reshape(n_chain, n_draw, -1)[:, :, j], superchains)
+                     for v in judged for j in range(int(np.prod(post[v].shape[2:], dtype=int))))
     bfmi = np.nan
     if stats is not None and "energy" in stats and n_draw > 2:
         bfmi = float(np.min(az.bfmi(idata).dataset["energy"].values))
@@ -171,6 +211,7 @@ def diagnose_idata(idata: xr.DataTree, var_names: Sequence[str], *, likelihood: 
         min_bfmi=bfmi,
         chains=int(n_chain),
         draws=int(n_draw),
+        max_nested_r_hat=nested,
         frozen=frozen,
     )
     return Diagnosis(**diag, problems=tuple(_problems(diag, likelihood)))
@@ -196,6 +237,11 @@ def _problems(d: dict[str, Any], likelihood: str | None) -> list[str]:
             f"R-hat up to {d['max_r_hat']:.3f} for {d['worst_r_hat']} (> {RHAT_MAX}): the chains disagree; "
             "run longer (tune=2000, draws=2000), and if it persists tighten the prior on that parameter: the "
             "data may not pin it down"
+        )
+    if np.isfinite(d["max_nested_r_hat"]) and d["max_nested_r_hat"] > RHAT_MAX:
+        out.append(
+            f"nested R-hat up to {d['max_nested_r_hat']:.3f} (> {RHAT_MAX}): the groups of chains started apart "
+            "have not met; tune longer (tune=2000) or with more chains"
         )
     ess_min = min(d["min_ess_bulk"], d["min_ess_tail"])
     if ess_min < ESS_MIN:

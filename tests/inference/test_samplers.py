@@ -41,7 +41,7 @@ def hide(monkeypatch, *packages):
 
 def test_unknown_sampler_names_the_choices():
     with pytest.raises(ValueError, match=r"sampler='stan' is not known; use one of \['nutpie', 'numpyro', "
-                                         r"'blackjax', 'pymc'\]"):
+                                         r"'blackjax', 'chees', 'pymc'\]"):
         bs.fit(isoflop_runs(), sampler="stan")
 
 
@@ -201,6 +201,35 @@ def test_sampler_agrees_and_carries_diagnostics(name, reference):
         se = np.hypot(*(float(az.mcse(f.idata, var_names=[p], method="median")[p]) for f in (fit, reference)))
         diff = float(fit.posterior[p].median() - reference.posterior[p].median())
         assert abs(diff) < 4 * se, (p, diff, se)
+
+
+@pytest.mark.slow
+def test_chees_agrees_with_nuts_and_judges_its_superchains(reference):
+    """ChEES-HMC (many chains, one trajectory length tuned across them) recovers the reference
+    posterior; its chains start in 4 superchains and the fit carries their nested R-hat; every chain
+    takes the same number of leapfrog steps at each draw (what keeps vectorised chains in lockstep)."""
+    if "chees" not in INSTALLED:
+        pytest.skip("jax and blackjax not installed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = bs.fit(RUNS, "chinchilla", sampler="chees", draws=200, tune=500, chains=16, random_seed=4,
+                     progressbar=False)
+    assert fit.posterior.attrs["superchains"] == 4 and fit.posterior.sizes["chain"] == 16
+    d = bs.diagnose(fit)
+    assert d.max_nested_r_hat < 1.01 and d.max_r_hat < 1.01 and d.min_ess_bulk > 1000
+    steps = fit.idata.sample_stats.dataset["n_steps"].values
+    assert (steps == steps[:1]).all()  # same trajectory length across chains at each draw
+    said = [str(w.message) for w in caught if issubclass(w.category, bs.SamplerWarning)]
+    assert said == [f"chinchilla fit: {p}" for p in d.problems]
+    for p in PARAMS:
+        se = np.hypot(*(float(az.mcse(f.idata, var_names=[p], method="median")[p]) for f in (fit, reference)))
+        diff = float(fit.posterior[p].median() - reference.posterior[p].median())
+        assert abs(diff) < 4 * se, (p, diff, se)
+    with pytest.warns(bs.SamplerWarning, match="use chains=16 or more"):
+        bs.fit(RUNS, "chinchilla", sampler="chees", draws=5, tune=5, chains=4, progressbar=False)
+    with pytest.raises(ValueError, match="superchains=3: give a whole number >= 1 that divides chains=16"):
+        bs.fit(RUNS, "chinchilla", sampler="chees", draws=5, tune=5, chains=16, nuts={"superchains": 3},
+               progressbar=False)
 
 
 @pytest.mark.slow

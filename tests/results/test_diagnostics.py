@@ -136,3 +136,27 @@ def test_a_law_that_misses_its_largest_runs_is_named(factor, missed):
     side = "below" if factor < 1 else "above"
     n_top = int((fit.runs.C == fit.runs.C.max()).sum())
     assert f"misses its largest runs ({n_top} at C 3e+21)" in said and f"5.0% {side} the law's median" in said
+
+
+def test_nested_rhat_is_its_formula_and_sees_superchains_apart():
+    """Margossian et al. 2024, eq. (2.4)-(2.6), by hand on 2 superchains x 2 chains x 3 draws; near 1
+    for exchangeable chains; above 1.01 when one superchain sits elsewhere; judged by diagnose when the
+    posterior records its superchains (a ChEES fit does)."""
+    from bayescale.results.diagnostics import nested_rhat
+
+    x = np.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [4.0, 4.0, 4.0], [5.0, 6.0, 7.0]])
+    # chain means 1, 2, 4, 6; superchain means 1.5, 5; overall 3.25
+    between = ((1.5 - 3.25) ** 2 + (5 - 3.25) ** 2) / 1
+    within = np.mean([((1 - 1.5) ** 2 + (2 - 1.5) ** 2) / 1 + (1 + 1) / 2,
+                      ((4 - 5) ** 2 + (6 - 5) ** 2) / 1 + (0 + 1) / 2])
+    assert nested_rhat(x, 2) == pytest.approx(np.sqrt(1 + between / within), rel=1e-12)
+    rng = np.random.default_rng(5)
+    assert nested_rhat(rng.normal(size=(64, 20)), 4) < 1.01
+    apart = rng.normal(size=(64, 20)) + np.repeat([0.0, 0.0, 0.0, 0.5], 16)[:, None]
+    assert nested_rhat(apart, 4) > 1.01  # B = var(0, 0, 0, 0.5) = 0.0625, W ~ 1: sqrt(1.0625)
+    post = tree({"a": rng.normal(size=(CHAINS, DRAWS)) + np.array([0, 0, 0.4, 0.4])[:, None]})
+    post.posterior.attrs["superchains"] = 2
+    d = diagnose_idata(post, ["a"])
+    assert d.max_nested_r_hat == pytest.approx(nested_rhat(post.posterior["a"].values, 2))
+    assert any(p.startswith("nested R-hat up to") for p in d.problems)
+    assert np.isnan(diagnose_idata(tree({"a": rng.normal(size=(CHAINS, DRAWS))}), ["a"]).max_nested_r_hat)
