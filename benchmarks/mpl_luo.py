@@ -53,11 +53,12 @@ def score_size(size: str, law: str, args) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = bs.fit(train, law, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=1,
-                     progressbar=False)
+                     progressbar=False, noise=args.noise)
     seconds = time.perf_counter() - t0
     summary = fit.summary()
     rows = {"seconds": seconds, "rhat": float(summary["r_hat"].max()), "ess": float(summary["ess_bulk"].min()),
-            "warnings": sorted({type(w.message).__name__ for w in caught}), "per_schedule": []}
+            "warnings": sorted({type(w.message).__name__ for w in caught}), "per_schedule": [],
+            "noise": f"{fit.noise.family}, {fit.noise.structure}", "sampler": fit.provenance.get("sampler")}
     re_means, re_all, cov50, cov90, w50, w90, is90, lpd = [], [], [], [], [], [], [], []
     for name in df.loc[df["split"].eq("test"), "run"].unique():
         g = df[df["run"] == name]
@@ -97,12 +98,15 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
+    ap.add_argument("--noise", default=None, help="noise model (default: the library's for curves, ar1)")
     ap.add_argument("--out", default=str(RESULTS / "mpl_luo.md"))
     args = ap.parse_args()
     lines = [f"# Multi-power law data: forecasts of unseen schedules ({date.today()}, {platform.node()}, "
              f"{platform.processor() or platform.machine()}, 2 cores)", "",
              f"`python benchmarks/mpl_luo.py --sizes {' '.join(args.sizes)} --laws {' '.join(args.laws)} "
-             f"--draws {args.draws} --tune {args.tune} --chains {args.chains}`", "",
+             f"--draws {args.draws} --tune {args.tune} --chains {args.chains}"
+             + (f" --noise {args.noise}" if args.noise else "") + "`", "",
+
              "Fit on the authors' 3 training schedules, forecast their 6 test schedules from the schedule alone. "
              "Mean RE: mean over test schedules of each schedule's mean relative error of the median; worst RE: "
              "over all test checkpoints; coverage and width (relative to the median) over all test checkpoints; "
@@ -120,7 +124,8 @@ def main() -> None:
                          f"{r['lpd']:.2f} | {r['seconds']:.0f} | {r['rhat']:.3f} | {r['ess']:.0f} |")
             detail.append(f"\n## {size}, {law}\n\nposterior means: "
                           + ", ".join(f"{k} {v:.4g}" for k, v in r["params"].items())
-                          + f"\n\nwarnings: {', '.join(r['warnings']) or 'none'}\n\n"
+                          + f"\n\nnoise: {r['noise']}; sampler: {r['sampler']}; warnings: "
+                          f"{', '.join(r['warnings']) or 'none'}\n\n"
                           "| test schedule | points | mean RE % | worst RE % | cov50 | cov90 | width90 % |\n"
                           "|---|---|---|---|---|---|---|\n"
                           + "\n".join(f"| {n} | {k} | {a:.3f} | {b:.2f} | {c:.2f} | {d:.2f} | {e:.3f} |"
