@@ -157,7 +157,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-boot", type=int, default=4000)
     ap.add_argument("--n-jobs", type=int, default=1)
-    ap.add_argument("--samplers", default="numpyro,blackjax,pymc",
+    ap.add_argument("--samplers", default="numpyro,blackjax,chees,pymc",
                     help="other samplers to time on the same fit (comma-separated; '' for none)")
     ap.add_argument("--skip-variants", action="store_true", help="skip the no-pivot / diagonal-mass variants")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of a warm bs.fit")
@@ -209,11 +209,13 @@ def main() -> None:
             print(f"{name} not installed: skipped", flush=True)
             continue
         what = {"numpyro": "numpyro (JAX, CPU), dense mass", "blackjax": "blackjax (JAX, CPU), dense mass",
-                "pymc": "PyMC NUTS, jitter+adapt_full"}[name]
-        _, r = our_fit(runs, f"bayescale, {what}, 1st call", sampler=name)
+                "chees": "ChEES-HMC (JAX, CPU), 16 chains x 250 draws", "pymc": "PyMC NUTS, jitter+adapt_full"}[name]
+        # ChEES learns across chains: 16 chains x 250 draws, the same 4000 draws in all
+        kw = {"chains": 16, "draws": 250} if name == "chees" else {}
+        _, r = our_fit(runs, f"bayescale, {what}, 1st call", sampler=name, **kw)
         rows.append(r)
         if name in sampling.JAX_SAMPLERS:  # a refit of the same structure and shape: nothing compiled again
-            _, r2 = our_fit(runs, f"bayescale, {what}, 2nd call (same structure)", sampler=name)
+            _, r2 = our_fit(runs, f"bayescale, {what}, 2nd call (same structure)", sampler=name, **kw)
             rows.append(r2)
             jax_rows[name] = {"first": r, "second": r2}
 
