@@ -171,9 +171,10 @@ def repeat_runs(values, run_idx, bounds):
     ``run_idx`` (rows) is non-decreasing and ``bounds`` (runs + 1) gives where each run's rows
     start and end (``run_idx[bounds[r]:bounds[r + 1]] == r``). On numpy input a plain ``take``. On
     PyTensor input the gather's gradient, a sum over each run's rows, is a cumulative sum read at
-    the run boundaries instead of the scatter-add autodiff would write: no two threads add into one
-    place, which on a GPU serialises the scatter (the per-run parameters of a curve fit) and costs as
-    much as the rest of the gradient.
+    the run boundaries instead of the scatter-add autodiff would write, where hundreds of rows add
+    into one place: on a GPU that scatter made the per-run model's gradient 22x slower than the
+    offsets model's (issue 16). On the CPU the cumulative sum costs a little more than the scatter
+    under JAX and the same under numba (``benchmarks/results/gradient_layout.md``).
 
     Examples
     --------

@@ -89,17 +89,23 @@ def _multi_power(*, lr_area, L0, A, alpha, B, C, beta, gamma, **bins):
     return L0 + A * lr_area**-alpha - B * reduction
 
 
+#: L0 + A * S1**-alpha, the power law in the learning-rate area both schedule laws start from.
+_AREA_POWER = (
+    Parameter("L0", Prior("Normal", mu=0.5, sigma=1.0), 3.0,
+              "loss as the learning-rate area grows without bound (nats/token)", log=True),
+    Parameter("A", Prior("Normal", mu=0.0, sigma=2.0), 0.5,
+              "amplitude of the power law in the learning-rate area (nats/token x area^alpha)",
+              log=True),
+    Parameter("alpha", Prior("LogNormal", mu=-0.7, sigma=0.7), 0.5,
+              "exponent of the power law in the learning-rate area"),
+)
+
+
 multi_power = _keyword_law(
     "multi_power",
     ("lr_area", *(c for j in range(DROP_BINS) for c in drop_columns(j))),
     [
-        Parameter("L0", Prior("Normal", mu=0.5, sigma=1.0), 3.0,
-                  "loss as the learning-rate area grows without bound (nats/token)", log=True),
-        Parameter("A", Prior("Normal", mu=0.0, sigma=2.0), 0.5,
-                  "amplitude of the power law in the learning-rate area (nats/token x area^alpha)",
-                  log=True),
-        Parameter("alpha", Prior("LogNormal", mu=-0.7, sigma=0.7), 0.5,
-                  "exponent of the power law in the learning-rate area"),
+        *_AREA_POWER,
         Parameter("B", Prior("Normal", mu=6.0, sigma=3.0), 500.0,
                   "loss reduction per unit drop of the learning rate, at saturation (nats/token / lr)",
                   log=True),
@@ -132,13 +138,7 @@ annealing = _keyword_law(
     "annealing",
     ("lr_area", "lr_anneal"),
     [
-        Parameter("L0", Prior("Normal", mu=0.5, sigma=1.0), 3.0,
-                  "loss as the learning-rate area grows without bound (nats/token)", log=True),
-        Parameter("A", Prior("Normal", mu=0.0, sigma=2.0), 0.5,
-                  "amplitude of the power law in the learning-rate area (nats/token x area^alpha)",
-                  log=True),
-        Parameter("alpha", Prior("LogNormal", mu=-0.7, sigma=0.7), 0.5,
-                  "exponent of the power law in the learning-rate area"),
+        *_AREA_POWER,
         Parameter("C", Prior("Normal", mu=0.0, sigma=3.0), 1.0,
                   "loss reduction per unit of annealing area (nats/token / (lr x steps))", log=True),
     ],

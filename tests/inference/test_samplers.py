@@ -287,7 +287,7 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
     assert len(smaller.runs) < len(first.runs)
 
 
-@pytest.mark.parametrize("name", ["numpyro", "blackjax"])
+@pytest.mark.parametrize("name", ["numpyro", "blackjax", "chees"])
 def test_jax_options_are_checked_by_name(name):
     if name not in INSTALLED:
         pytest.skip(f"{name} not installed")
