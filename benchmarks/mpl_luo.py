@@ -53,7 +53,7 @@ def score_size(size: str, law: str, args) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = bs.fit(train, law, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=1,
-                     progressbar=False, noise=args.noise)
+                     progressbar=False, noise=args.noise, run_effects=tuple(args.run_effects))
     seconds = time.perf_counter() - t0
     summary = fit.summary()
     rows = {"seconds": seconds, "rhat": float(summary["r_hat"].max()), "ess": float(summary["ess_bulk"].min()),
@@ -99,13 +99,16 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--noise", default=None, help="noise model (default: the library's for curves, ar1)")
+    ap.add_argument("--run-effects", nargs="*", default=[],
+                    help="law parameters that vary from schedule to schedule (a new schedule draws its own)")
     ap.add_argument("--out", default=str(RESULTS / "mpl_luo.md"))
     args = ap.parse_args()
     lines = [f"# Multi-power law data: forecasts of unseen schedules ({date.today()}, {platform.node()}, "
              f"{platform.processor() or platform.machine()}, 2 cores)", "",
              f"`python benchmarks/mpl_luo.py --sizes {' '.join(args.sizes)} --laws {' '.join(args.laws)} "
              f"--draws {args.draws} --tune {args.tune} --chains {args.chains}"
-             + (f" --noise {args.noise}" if args.noise else "") + "`", "",
+             + (f" --noise {args.noise}" if args.noise else "")
+             + (f" --run-effects {' '.join(args.run_effects)}" if args.run_effects else "") + "`", "",
 
              "Fit on the authors' 3 training schedules, forecast their 6 test schedules from the schedule alone. "
              "Mean RE: mean over test schedules of each schedule's mean relative error of the median; worst RE: "
