@@ -191,14 +191,12 @@ def forecast_log_density(
                    **{k: np.asarray(v.transpose(*SAMPLE_DIMS).values)[..., None] for k, v in params.items()})
     loc = np.log(mean)
     p = {k: post[k].transpose(*SAMPLE_DIMS).values[..., None] for k in fit.noise.parameter_names}
-    if isinstance(fit.noise.struct, AR1) and run is None:
-        scale = np.hypot(p["sigma"], p["tau"]) * np.ones_like(loc)
-    elif isinstance(fit.noise.struct, AR1):
+    if isinstance(fit.noise.struct, AR1) and run is not None:
         u, e_last, t_last = _run_offset_and_last(fit, run, params, rng)
         gap = np.log(at) - t_last
         loc = loc + u[..., None] + np.exp(-gap / p["ell"]) * e_last[..., None]
         scale = p["sigma"] * np.sqrt(-np.expm1(-2.0 * gap / p["ell"]))
-    else:
+    else:  # independent noise, or a new run (for ar1: a fresh offset and the stationary spread)
         cols = {c: np.broadcast_to(v, at.shape) for c, v in x.items()}
         scale = fit.noise.new_run_scale(p, fit.noise.struct.features(cols, runs_columns(fit.runs)))
     shape = (-1, at.size)

@@ -78,7 +78,9 @@ def kaplan_smin(N, S, B, Nc, Sc, aN, aS, Bstar, aB):
     large batch. S reads the ``step`` column. Example values: Kaplan et al.'s fit (Nc 6.5e13, Sc
     2.1e3 steps, aN 0.076, aS 0.76, B* 2e8 tokens, alpha_B 0.21). No irreducible floor. With a single
     batch size in the data, Bstar and aB are identified only through the curvature of the loss in
-    S (weakly): their prior decides them; see :func:`bayescale.analysis.critical_batch_size`.
+    S: they then act as extra bend of the curves, not as a batch trade-off (on Clark et al.'s
+    one-batch runs their posterior left the prior's range: ``benchmarks/results/batch_clark.md``);
+    see :func:`bayescale.analysis.critical_batch_size`.
 
     L is implicit: S_min depends on L through B_crit(L). In logs, u = log L solves
     ``u = G(u)`` with ``G(u) = log((Nc/N)**aN + (Sc/S)**aS (1 + r exp(-u / aB))**aS)``, r = Bstar / B.

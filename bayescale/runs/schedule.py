@@ -258,8 +258,8 @@ class Schedule:
 
 def schedule_features(steps: np.ndarray, runs: np.ndarray,
                       schedules: Schedule | Mapping[object, Schedule]) -> dict[str, np.ndarray]:
-    """Columns of :meth:`Schedule.features` for a table's rows: ``schedules`` maps each run id to its
-    schedule (or is one schedule for every run)."""
+    """Columns of :meth:`Schedule.features` for a table's rows, and ``lr_warmup`` (each row's run's
+    warm-up length): ``schedules`` maps each run id to its schedule (or is one schedule for every run)."""
     steps = np.asarray(steps, dtype=float)
     runs = np.asarray(runs, dtype=object)
     out: dict[str, np.ndarray] | None = None
@@ -277,6 +277,7 @@ def schedule_features(steps: np.ndarray, runs: np.ndarray,
             feats = sched.features(steps[rows])
         except ScheduleError as err:
             raise ScheduleError(f"run {rid!r}: {err}") from None
+        feats["lr_warmup"] = np.full(rows.size, float(sched.warmup))
         if out is None:
             out = {k: np.zeros(steps.size) for k in feats}
         for k, v in feats.items():

@@ -520,13 +520,9 @@ class RunTable:
         self._require_curves("with_schedules")
         if "step" not in self._df.columns:
             raise MissingColumnError("with_schedules needs a 'step' column (map it with step=...)")
-        feats = schedule_features(self._col("step"), self.run_ids, schedules)
-        warm = {rid: (schedules if isinstance(schedules, Schedule) else schedules[rid]).warmup
-                for rid in pd.unique(self.run_ids)}
-        df = self._df.copy()
-        df = df.drop(columns=[c for c in df.columns if c in feats or c == "lr_warmup"])
+        feats = schedule_features(self._col("step"), self.run_ids, schedules)  # with lr_warmup
+        df = self._df.drop(columns=[c for c in self._df.columns if c in feats])
         new = pd.DataFrame(feats, index=df.index)
-        new["lr_warmup"] = [float(warm[r]) for r in self.run_ids]
         return RunTable(pd.concat([df, new], axis=1), derived=self._derived, source=self._source,
                         curve_axis=self._curve_axis)
 

@@ -102,3 +102,10 @@ def test_forecast_log_density_is_the_exact_conditional_density(runs):
     expected = norm.logpdf(np.log(y), mean, sd) - np.log(y)
     got = bs.analysis.forecast_log_density(fit, y, "N=1e+09", at=future, random_seed=3)
     np.testing.assert_allclose(got, expected, atol=0.02)
+    # a new run (no run=): a fresh offset and the stationary AR(1) spread, sd hypot(sigma, tau) exactly
+    law = LAW(N=3e9, step=future, **P)
+    y_new = law * np.exp(np.array([0.01, -0.04]))
+    sd_new = np.hypot(SIGMA, TAU)
+    expected_new = norm.logpdf(np.log(y_new), np.log(law), sd_new) - np.log(y_new)
+    got_new = bs.analysis.forecast_log_density(fit, y_new, at=future, N=3e9, random_seed=3)
+    np.testing.assert_allclose(got_new, expected_new, rtol=1e-10)
