@@ -91,6 +91,9 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
     order = np.argsort(idx, kind="stable")
     values = _input_values(runs, law, pivot, order)
     values.update(run_rows(runs, order))
+    counts = np.diff(values["run_bounds"])
+    for inp in law.inputs:  # each run's centre: the mean over its rows of log(input / pivot)
+        values[f"run_log_x_{inp}"] = np.add.reduceat(np.log(values[f"x_{inp}"]), values["run_bounds"][:-1]) / counts
     values.update(spec.noise.struct.model_data(runs, order))
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
 
@@ -168,9 +171,11 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
         log_pivot = {inp: pm.Data(f"log_pivot_{inp}", v[f"log_pivot_{inp}"]) for inp in law.inputs}
         y = pm.Data("log_loss_obs", v["log_loss_obs"], dims=obs_dim)
         runs_of = {}  # curves: rows grouped by run
+        run_centre = {}
         if "run_idx" in v:
             runs_of = {"run_idx": pm.Data("run_idx", v["run_idx"], dims=obs_dim),
                        "run_bounds": pm.Data("run_bounds", v["run_bounds"])}
+            run_centre = {inp: pm.Data(f"run_log_x_{inp}", v[f"run_log_x_{inp}"], dims="run") for inp in law.inputs}
 
         at_pivot: dict[str, Any] = {}  # scalars: the law's (population) values at the pivot
         # linear-scale parameters (exponents) first: log-scale amplitudes are shifted by them
@@ -192,7 +197,7 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
 
         per_row = dict(at_pivot)
         if noise.run_effects:
-            per_run = _run_effects(spec, at_pivot, log_pivot)
+            per_run = _run_effects(spec, at_pivot, log_pivot, run_centre)
             per_row.update({k: ops.repeat_runs(val, runs_of["run_idx"], runs_of["run_bounds"])
                             for k, val in per_run.items()})
         mu = pm.math.log(law(**x, **per_row))
@@ -210,10 +215,11 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
 
 
 _CORE = {"log_loss_obs", "run_idx", "run_bounds"}
-_CORE_PREFIX = ("x_", "log_pivot_")
+_CORE_PREFIX = ("x_", "log_pivot_", "run_log_x_")
 
 
-def _run_effects(spec: ModelSpec, at_pivot: Mapping[str, Any], log_pivot: Mapping[str, Any]) -> dict[str, Any]:
+def _run_effects(spec: ModelSpec, at_pivot: Mapping[str, Any], log_pivot: Mapping[str, Any],
+                 run_centre: Mapping[str, Any]) -> dict[str, Any]:
     """Per-run values at the pivot of the run-effect parameters (partial pooling), with the
     natural-scale per-run values of every parameter they move recorded as ``<name>_run`` (dim
     ``run``).
@@ -222,19 +228,35 @@ def _run_effects(spec: ModelSpec, at_pivot: Mapping[str, Any], log_pivot: Mappin
     (good when each run says little about its own value); ``"centered"`` samples each run's value
     itself (``<name>_run_log`` on the log scale, ``<name>_run_value`` for additive effects) around
     the population value (good when each run's many checkpoints pin its value down, where the
-    non-centred form ties every z to the population parameters)."""
+    non-centred form ties every z to the population parameters).
+
+    A centred scale constant (``A`` of ``A * N**-gamma * D**-alpha``) is sampled at the run's own
+    centre (``run_centre``: the mean over its rows of each log input over its pivot), where its rows
+    pin it down whatever the exponents: ``A_run_log = log A_r(pivot) - gamma * centre_N - alpha_r *
+    centre_D``, with its prior mean moved the same way. The same model (a shift of ``log A_r`` by a
+    function of the other parameters, Jacobian 1), in coordinates where a run's amplitude is not
+    tied to the exponents, as it is at the common pivot: there a change of ``gamma`` moves every
+    run's amplitude with it, a direction of the posterior that is narrow and long at once."""
     law, noise, priors = spec.law, spec.noise, spec.priors
+    centered = noise.parameterization == "centered"
     per_run: dict[str, Any] = {}
-    for name in noise.run_effects:
+    # exponents before scale constants: a constant's per-run shift to its run's centre uses them
+    order = sorted(noise.run_effects, key=lambda n: law.parameter(n).log)
+    for name in order:
         sd = _rv(f"{name}_run_sd", priors[f"{name}_run_sd"])
         kind = noise.run_effect_kind(law, name, priors)
-        if noise.parameterization == "centered":
-            if kind == "add":
-                per_run[name] = pm.Normal(f"{name}_run_value", at_pivot[name], sd, dims="run")
-            else:  # log scale for scale constants, multiplicative for positive parameters
-                per_run[name] = pt.exp(pm.Normal(f"{name}_run_log", pt.log(at_pivot[name]), sd, dims="run"))
-        else:
+        if not centered:
             per_run[name] = noise.run_value(kind, at_pivot[name], sd, pm.Normal(f"{name}_run_z", 0.0, 1.0, dims="run"))
+        elif kind == "add":
+            per_run[name] = pm.Normal(f"{name}_run_value", at_pivot[name], sd, dims="run")
+        else:  # log scale for scale constants, multiplicative for positive parameters
+            q = law.parameter(name)
+            shift = 0.0
+            if q.log and q.scale and run_centre:
+                exps = {k: per_run.get(k, at_pivot[k]) for k in law.param_names if not law.parameter(k).log}
+                shift = law.log_pivot_shift(q, exps, run_centre)
+            log_at_centre = pm.Normal(f"{name}_run_log", pt.log(at_pivot[name]) - shift, sd, dims="run")
+            per_run[name] = pt.exp(log_at_centre + shift)
     for name, value in noise.natural_run_values(law, per_run, at_pivot, log_pivot).items():
         pm.Deterministic(f"{name}_run", value, dims="run")
     return per_run

@@ -329,9 +329,15 @@ def test_centered_run_effects_are_the_same_model():
     point = {k: v + rng.normal(0, 0.1, np.shape(v)) for k, v in nc.initial_point().items()}
     sd_a, sd_alpha = np.exp(point["A_run_sd_log__"]), np.exp(point["alpha_run_sd_log__"])
     other = {k: v for k, v in point.items() if not k.endswith("_run_z")}
+    # the centred amplitude is each run's at its own centre: shifted by its exponents times the
+    # mean of log(input / pivot) over its rows (a shear, Jacobian 1)
+    log_alpha_r = point["alpha_log__"] + sd_alpha * point["alpha_run_z"]
+    centre_n, centre_d = data.values["run_log_x_N"], data.values["run_log_x_D"]
+    assert np.ptp(centre_n) > 1 and np.all(np.isfinite(centre_d))
+    shift = np.exp(point["gamma_log__"]) * centre_n + np.exp(log_alpha_r) * centre_d
     cpoint = {**other,
-              "A_run_log": point["log_A_pivot"] + sd_a * point["A_run_z"],
-              "alpha_run_log": point["alpha_log__"] + sd_alpha * point["alpha_run_z"]}
+              "A_run_log": point["log_A_pivot"] + sd_a * point["A_run_z"] - shift,
+              "alpha_run_log": log_alpha_r}
     n_runs = data.n_runs
     expected = nc.compile_logp()(point) - n_runs * (np.log(sd_a) + np.log(sd_alpha))
     np.testing.assert_allclose(c.compile_logp()(cpoint), expected, rtol=1e-12)
