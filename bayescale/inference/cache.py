@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 @dataclass(eq=False)
 class _Compiled:
     """A model built for one structure, with what has been compiled from it: the nutpie model, the
-    JAX program (log density and jitted samplers), the log-likelihood function and the functions
-    that give the deterministics (all read the model's ``pm.Data`` or take the data as an
+    JAX program (log density and jitted samplers), the log-likelihood function, the functions
+    that give the deterministics and the log density's value and gradient (for the point-fit start) (all read the model's ``pm.Data`` or take the data as an
     argument, so new data need no recompile).
 
     ``data`` is what the model holds now; ``lock`` keeps two threads from fitting it at once."""
@@ -40,6 +40,7 @@ class _Compiled:
     deterministics: PosteriorFunction | None = None
     expand: PosteriorFunction | None = None
     jax: JaxProgram | None = None
+    value_grad: Any = None  # log density and gradient of the flat vector, for the point-fit start
     data: ModelData | None = None
     lock: Any = field(default_factory=threading.RLock)
 

@@ -92,9 +92,11 @@ def jax_program(model: pm.Model) -> JaxProgram:
                       initial_point=ipfn)
 
 
-def _initial_points(program: JaxProgram, chains: int, seed: int, logp: Callable) -> list[np.ndarray]:
-    """One jittered initial point per chain (PyMC's: the support point, U(-1, 1) jitter on the
-    unconstrained scale), redrawn up to 10 times where the log density is not finite."""
+def _initial_points(program: JaxProgram, chains: int, seed: int, logp: Callable,
+                    initial_point: Callable[[int], dict[str, np.ndarray]] | None = None) -> list[np.ndarray]:
+    """One jittered initial point per chain (``initial_point``, by default PyMC's: the support
+    point, U(-1, 1) jitter on the unconstrained scale), redrawn up to 10 times where the log density
+    is not finite."""
     from pymc.util import _get_seeds_per_chain
 
     data = program.data()
@@ -102,7 +104,7 @@ def _initial_points(program: JaxProgram, chains: int, seed: int, logp: Callable)
     for chain, chain_seed in enumerate(_get_seeds_per_chain(seed, chains)):
         rng = np.random.default_rng(chain_seed)
         for _ in range(10):
-            point = program.initial_point(int(rng.integers(2**30)))
+            point = (initial_point or program.initial_point)(int(rng.integers(2**30)))
             values = [np.asarray(point[k], dtype=np.float64) for k in program.value_names]
             if np.isfinite(float(logp(values, data))):
                 break
@@ -316,14 +318,16 @@ def _superchains(sampler: str, chains: int, options: Mapping[str, Any]) -> int |
 
 def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Dataset], xr.Dataset], *,
                sampler: str, draws: int, tune: int, chains: int, seed: int,
-               nuts: Mapping[str, Any]) -> xr.DataTree:
+               nuts: Mapping[str, Any],
+               initial_point: Callable[[int], dict[str, np.ndarray]] | None = None) -> xr.DataTree:
     """Sample ``model`` (holding its current data) with numpyro, blackjax or ChEES-HMC through ``program``.
 
     ``expand`` turns a dataset of unconstrained draws (the value variables) into the posterior
     (constrained free variables and deterministics). ``nuts`` holds ``target_accept``,
     ``chain_method`` and the sampler's own options (:data:`NUMPYRO_OPTIONS`, :data:`BLACKJAX_OPTIONS`,
     :data:`CHEES_OPTIONS`). ChEES's chains start in ``superchains`` groups, each group from one point,
-    recorded in the posterior's attributes for the nested R-hat.
+    recorded in the posterior's attributes for the nested R-hat. ``initial_point`` (seed to a point
+    by value-variable name) replaces the program's jittered support point as the chains' start.
     """
     import jax
     import pymc
@@ -336,7 +340,7 @@ def sample_jax(program: JaxProgram, model: pm.Model, expand: Callable[[xr.Datase
     if program.jitted_logp is None:  # to check the initial points
         program.jitted_logp = jax.jit(program.logp)
     superchains = _superchains(sampler, chains, options)
-    init = _initial_points(program, superchains or chains, seed, program.jitted_logp)
+    init = _initial_points(program, superchains or chains, seed, program.jitted_logp, initial_point)
     if superchains:  # each superchain's chains start from one point (nested R-hat compares superchains)
         init = [np.repeat(v, chains // superchains, axis=0) for v in init]
     run = _runner(program, sampler, tune=tune, draws=draws, chains=chains, target_accept=target_accept,

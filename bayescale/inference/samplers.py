@@ -22,6 +22,7 @@ import xarray as xr
 from .cache import _Compiled
 from .loglik import _add_deterministics, _expand
 from .model import ModelData
+from .start import PointStart, constrained
 
 __all__ = ["SAMPLERS", "JAX_SAMPLERS", "available_samplers", "default_sampler"]
 
@@ -162,23 +163,29 @@ def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) 
 
 
 def _run_sampler(entry: _Compiled, sampler: str, data: ModelData, *, draws: int, tune: int, chains: int,
-                 seed: int, progressbar: bool, sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+                 seed: int, progressbar: bool, sample_kwargs: Mapping[str, Any],
+                 start: PointStart | None = None) -> xr.DataTree:
     """Sample the cached model, which holds ``data``, with ``sampler`` and the options of
-    :func:`_sampler_defaults`. nutpie given options other than ``nuts`` and ``cores`` goes through
-    ``pm.sample`` (compiled anew), which takes them."""
+    :func:`_sampler_defaults`, its chains started near ``start`` (a point fit) where given, else at
+    PyMC's jittered support point. nutpie given options other than ``nuts`` and ``cores`` goes
+    through ``pm.sample`` (compiled anew), which takes them."""
     if sampler == "nutpie" and set(sample_kwargs) <= {"nuts", "cores"}:
-        return _sample_nutpie(entry, data, draws=draws, tune=tune, chains=chains, seed=seed,
+        return _sample_nutpie(entry, data, draws=draws, tune=tune, chains=chains, seed=seed, start=start,
                               progressbar=progressbar, cores=sample_kwargs.get("cores"), nuts=sample_kwargs["nuts"])
     if sampler in JAX_SAMPLERS:
-        return _sample_jax(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+        return _sample_jax(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed, start=start,
                            sample_kwargs=sample_kwargs)
-    return _sample_pymc(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed,
+    return _sample_pymc(entry, sampler, draws=draws, tune=tune, chains=chains, seed=seed, start=start,
                         progressbar=progressbar, sample_kwargs=sample_kwargs)
 
 
 def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
-                 progressbar: bool, sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+                 progressbar: bool, sample_kwargs: Mapping[str, Any], start: PointStart | None = None) -> xr.DataTree:
     """``pm.sample`` on the cached model, with ``nuts_sampler=sampler``."""
+    if start is not None:
+        rng = np.random.default_rng(seed)
+        sample_kwargs = {"initvals": [constrained(entry.model, start.initial_point(rng)) for _ in range(chains)],
+                         **sample_kwargs}
     with entry.model:
         return pm.sample(
             draws=draws,
@@ -193,7 +200,8 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
 
 
 def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
-                   seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any]) -> xr.DataTree:
+                   seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any],
+                   start: PointStart | None = None) -> xr.DataTree:
     """nutpie on a model compiled once per structure; new data go in through ``with_data``."""
     import dataclasses
     import time
@@ -208,6 +216,12 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
     coords = {k: pd.Index(v) for k, v in data.coords.items() if k in (compiled._coords or {})}
     compiled = dataclasses.replace(compiled, _coords={**(compiled._coords or {}), **coords})
+    if start is not None:  # nutpie calls it once per chain, with the chain's seed
+        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
+
+        values = [model.rvs_to_values[rv] for rv in model.free_RVs]
+        compiled = dataclasses.replace(compiled, initial_point_func=_rv_dict_to_flat_array_wrapper(
+            start.initial_point, names=[v.name for v in values], shapes=[tuple(start.point[v.name].shape) for v in values]))
     nuts = dict(nuts)
     if "max_treedepth" in nuts:
         nuts["maxdepth"] = nuts.pop("max_treedepth")
@@ -232,7 +246,7 @@ def _add_max_treedepth(idata: xr.DataTree, sampler: str, nuts: Mapping[str, Any]
 
 
 def _sample_jax(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
-                sample_kwargs: Mapping[str, Any]) -> xr.DataTree:
+                sample_kwargs: Mapping[str, Any], start: PointStart | None = None) -> xr.DataTree:
     """numpyro or blackjax through :mod:`bayescale.inference.jax_sampling`: the JAX program (log
     density of parameters and data, and the jitted sampler) is kept in ``entry``, so a refit to new
     data of the same shape compiles nothing."""
@@ -247,6 +261,7 @@ def _sample_jax(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains
     if entry.jax is None:
         entry.jax = jax_program(entry.model)
     idata = sample_jax(entry.jax, entry.model, lambda ds: _expand(entry, ds), sampler=sampler, draws=draws,
-                       tune=tune, chains=chains, seed=seed, nuts=sample_kwargs["nuts"])
+                       tune=tune, chains=chains, seed=seed, nuts=sample_kwargs["nuts"],
+                       initial_point=None if start is None else start.initial_point)
     _add_max_treedepth(idata, sampler, sample_kwargs["nuts"])
     return idata

@@ -39,6 +39,7 @@ from .loglik import (  # noqa: F401 - LOG_LIKELIHOOD, POINTWISE_WARN_BYTES: publ
     _warn_pointwise_size,
 )
 from .model import ModelData, build, check_pivot, model_data, pivots
+from .start import PointStart, point_start, value_and_grad, wants_point_start
 from .samplers import (  # noqa: F401 - JAX_SAMPLERS: public here before the split
     JAX_SAMPLERS,
     SAMPLERS,
@@ -74,6 +75,7 @@ def fit(
     run_effects: Sequence[str] = (),
     parameterization: str = "noncentered",
     sampler: str | None = None,
+    start: str = "auto",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -144,6 +146,12 @@ def fit(
         lockstep; ``target_accept=0.651``; its chains start in 4 superchains (``nuts={"superchains":
         k}``) and :func:`bayescale.diagnose` adds their nested R-hat (Margossian et al. 2024).
         Recorded in ``fit.provenance["sampler"]``. ``nuts_sampler=`` is accepted as an alias.
+    start : {"auto", "point", "prior"}
+        Where the chains start. ``"point"``: near a point fit of the model (two rounds of L-BFGS, the
+        law then the noise; :mod:`bayescale.inference.start`), each chain with its own U(-0.1, 0.1)
+        jitter on the unconstrained scale; ``"prior"``: PyMC's support point with U(-1, 1) jitter;
+        ``"auto"`` (default): ``"point"`` for fits with run effects (from the support point their
+        chains fall into a mode where correlated residuals stand in for the law), else ``"prior"``.
     draws, tune, chains : int
     random_seed : int, optional
         Recorded in the result; drawn from the OS (and recorded) when not given.
@@ -200,6 +208,7 @@ def fit(
     spec = ModelSpec.build(law, runs=runs, priors=priors, likelihood=likelihood, noise=noise,
                            run_effects=run_effects, parameterization=parameterization)
     law = spec.law
+    point = wants_point_start(start, spec)
     runs.check_law(law)
     name = _resolve_sampler(sampler, sample_kwargs.pop("nuts_sampler", None), len(law.inputs))
     ll_kind = _log_likelihood_kind(log_likelihood)
@@ -214,12 +223,18 @@ def fit(
     entry = _cached(spec, data)
     with entry.lock:  # the cached model holds this fit's data until its log-likelihood is computed
         entry.set_data(data)
+        began = None
+        if point:
+            if entry.value_grad is None:
+                entry.value_grad = value_and_grad(entry.model)
+            began = point_start(entry.model, spec, entry.value_grad, seed=seed)
         idata = _run_sampler(entry, name, data, draws=draws, tune=tune, chains=chains, seed=seed,
-                             progressbar=progressbar, sample_kwargs=sample_kwargs)
+                             progressbar=progressbar, sample_kwargs=sample_kwargs, start=began)
         if ll_kind is not None:
             _add_log_likelihood(entry, idata, data, ll_kind)
     idata.attrs.update(_provenance(spec, runs, data, idata, pivot=pivot, sampler=name, draws=draws, tune=tune,
-                                   chains=chains, sample_kwargs=sample_kwargs, log_likelihood=ll_kind, seed=seed))
+                                   chains=chains, sample_kwargs=sample_kwargs, log_likelihood=ll_kind, seed=seed,
+                                   start=began))
     result = Fit(spec=spec, runs=runs, idata=idata, pivot=pivot)
     for problem in diagnose(result).problems:
         warnings.warn(f"{law.spec} fit: {problem}", SamplerWarning, stacklevel=2)
@@ -231,7 +246,7 @@ def fit(
 
 def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.DataTree, *, pivot: dict[str, float],
                 sampler: str, draws: int, tune: int, chains: int, sample_kwargs: Mapping[str, Any],
-                log_likelihood: str | None, seed: int) -> dict[str, Any]:
+                log_likelihood: str | None, seed: int, start: PointStart | None = None) -> dict[str, Any]:
     """The attrs :func:`fit` records on the DataTree: versions, law, observation model, priors, data
     hash, sampler settings and seed (read back as ``Fit.provenance``)."""
     law = spec.law
@@ -243,6 +258,8 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
         "chains": chains,
         "library": str(idata.posterior.attrs.get("inference_library", "pymc")),
         "library_version": str(idata.posterior.attrs.get("inference_library_version", "")),
+        "start": "prior" if start is None else {"point_fit_iterations": list(start.iterations),
+                                                "point_fit_logp": start.logp, "jitter": start.jitter},
         **{k: _jsonable(v) for k, v in sample_kwargs.items()},
     }
     return make_attrs(

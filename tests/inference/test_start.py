@@ -1,0 +1,102 @@
+"""Where the chains start (issue 16): the point fit that starts hierarchical curve fits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.inference.model import build, model_data, pivots
+from bayescale.inference.start import JITTER, PointStart, _held, constrained, point_start, value_and_grad, wants_point_start
+
+LAW = bs.get_law("curve_power")
+TRUTH = dict(LAW.example)
+SPREADS = {"A_run_sd": 0.1, "alpha_run_sd": 0.05}
+NOISE = {"sigma": 0.01, "tau": 0.02, "ell": 0.5}
+
+
+def per_run_curves(n_runs: int, n_checkpoints: int, seed: int) -> bs.RunTable:
+    """Curves of ``curve_power`` with each run's A (at the geometric means of N and tokens, where the
+    model pools it) and alpha drawn around the truth (log spreads ``SPREADS``), plus AR(1) residuals
+    and a per-run offset (``NOISE``); as ``benchmarks/curves_hierarchical.py``."""
+    rng = np.random.default_rng(seed)
+    sizes, steps = np.geomspace(1e7, 1e10, n_runs), np.geomspace(1e2, 1e5, n_checkpoints)
+    log_n, log_t = np.mean(np.log(sizes)), np.mean(np.log(steps * 1e6))
+    frames = []
+    for k, N in enumerate(sizes):
+        alpha = TRUTH["alpha"] * np.exp(SPREADS["alpha_run_sd"] * rng.normal())
+        a = TRUTH["A"] * np.exp(SPREADS["A_run_sd"] * rng.normal() + (alpha - TRUTH["alpha"]) * log_t)
+        df = bs.runs.simulate_curves(LAW, dict(TRUTH, A=a, alpha=alpha), sizes=[N], steps=steps, tokens_per_step=1e6,
+                                     random_seed=seed * 1000 + k, **NOISE).to_dataframe()
+        frames.append(df.assign(run=f"r{k:03d}"))
+    return bs.RunTable.from_dataframe(pd.concat(frames, ignore_index=True), run="run", step="step", D="D")
+
+
+@pytest.fixture(scope="module")
+def hierarchical():
+    runs = per_run_curves(24, 60, seed=5)
+    spec = bs.ModelSpec.build(LAW, runs=runs, noise="ar1", run_effects=("A", "alpha"), parameterization="centered")
+    model = build(spec, model_data(runs, spec, pivot=pivots(runs, LAW)))
+    return runs, spec, model
+
+
+def test_start_choices():
+    runs = per_run_curves(3, 10, seed=1)
+    with_effects = bs.ModelSpec.build(LAW, runs=runs, noise="ar1", run_effects=("alpha",))
+    without = bs.ModelSpec.build(LAW, runs=runs, noise="ar1")
+    assert wants_point_start("auto", with_effects) and not wants_point_start("auto", without)
+    assert wants_point_start("point", without) and not wants_point_start("prior", with_effects)
+    with pytest.raises(ValueError, match=r"start='pont' is not known; use one of \['auto', 'point', 'prior'\]"):
+        bs.fit(runs, LAW, start="pont")
+
+
+def test_round_one_holds_the_noise_structure_and_the_spreads(hierarchical):
+    _, spec, model = hierarchical
+    assert _held(spec, model) == {"tau_log__", "ell_log__", "A_run_sd_log__", "alpha_run_sd_log__"}
+
+
+def test_point_fit_lands_near_the_truth(hierarchical):
+    """From the support point (E 1.65, alpha 0.46, sigma 0.1, ell 1.1) to the simulated values."""
+    _, spec, model = hierarchical
+    start = point_start(model, spec, value_and_grad(model), seed=3)
+    nat = constrained(model, start.point)
+    assert abs(np.exp(nat["log_E"]) / TRUTH["E"] - 1) < 0.03
+    assert abs(nat["gamma"] - TRUTH["gamma"]) < 0.03 and abs(nat["alpha"] - TRUTH["alpha"]) < 0.02
+    for name, value in SPREADS.items():
+        assert value / 2 < nat[name] < value * 2, name
+    assert NOISE["sigma"] / 2 < nat["sigma"] < NOISE["sigma"] * 2
+    assert start.logp > value_and_grad(model)(np.concatenate(
+        [np.ravel(v) for v in model.initial_point(random_seed=3).values()]))[0] + 1000
+    assert len(start.iterations) == 2 and start.iterations[0] > 10
+
+
+def test_each_chain_gets_its_own_jitter(hierarchical):
+    _, spec, model = hierarchical
+    point = {k: np.asarray(v, dtype=float) for k, v in model.initial_point().items()}
+    start = PointStart(point=point)
+    a, b = start.initial_point(1), start.initial_point(2)
+    for k, v in point.items():
+        assert np.all(np.abs(a[k] - v) <= JITTER) and not np.allclose(a[k], b[k])
+    assert all(np.array_equal(a[k], start.initial_point(1)[k]) for k in point)
+
+
+def test_constrained_undoes_the_transforms(hierarchical):
+    _, _, model = hierarchical
+    point = {k: np.full(np.shape(v), -2.0) for k, v in model.initial_point().items()}
+    nat = constrained(model, point)
+    assert nat["sigma"] == pytest.approx(np.exp(-2.0)) and nat["log_E"] == -2.0
+    np.testing.assert_allclose(nat["A_run_log"], -2.0)  # no transform on an unbounded vector
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["nutpie", "numpyro", "pymc"])
+def test_every_sampler_starts_near_the_point_fit(sampler):
+    """Each sampler's chains start from the point fit (nutpie: its initial-point function; JAX: the
+    initial values; PyMC: initvals) and the fit records it."""
+    pytest.importorskip({"nutpie": "nutpie", "numpyro": "numpyro", "pymc": "pymc"}[sampler])
+    runs = per_run_curves(8, 30, seed=2)
+    fit = bs.fit(runs, LAW, noise="ar1", run_effects=("alpha",), parameterization="centered", sampler=sampler,
+                 draws=150, tune=150, chains=2, random_seed=1, progressbar=False, log_likelihood=False)
+    start = fit.provenance["sampler"]["start"]
+    assert start["jitter"] == JITTER and start["point_fit_iterations"][0] > 5
+    alpha = fit.idata.posterior["alpha"].values
+    assert abs(np.median(alpha) - TRUTH["alpha"]) < 0.03
