@@ -17,12 +17,14 @@ unchanged). Configurations:
 - ``run-effects``: ``curve_power`` (``E + A_r N**-gamma t**-alpha_r``) with each run's amplitude
   and decay exponent partially pooled (``run_effects=("A", "alpha")``, centred), 400 per-run
   parameters, plus the same noise. Simulated from it (run spreads 0.1 in log A, 0.05 in log alpha).
+  The fit's defaults apply: chains start near a point fit (``start="auto"``,
+  :mod:`bayescale.inference.start`), each run's amplitude is sampled at the run's own centre.
 
 Truths are checked against the 94% equal-tailed intervals of the global parameters.
 
 Run from the repository root: ``python benchmarks/curves_hierarchical.py`` (``offsets`` and
-``offsets-pointwise``); ``--configs run-effects --draws 100 --tune 150`` for the hierarchical
-per-run fit (far beyond the 5-minute target: see the results file); ``--quick`` for a smoke run
+``offsets-pointwise``); ``--configs run-effects --append`` for the hierarchical per-run fit
+(measured against the same targets: see the results file); ``--quick`` for a smoke run
 (20 runs x 100 checkpoints, nothing written). Writes ``benchmarks/results/curves_hierarchical.md``.
 """
 
@@ -132,13 +134,15 @@ def child(args) -> dict:
         import nutpie
 
         import bayescale as bs
-        from bayescale.inference import sampling
+        from bayescale.inference import samplers, sampling
     with phases(f"simulate {args.runs} x {args.checkpoints} curves"):
         runs, truth = simulate(args.config, args.runs, args.checkpoints, args.seed)
     phases.wrap(sampling, "_cached", "bs.fit: model build")
+    phases.wrap(sampling, "value_and_grad", "bs.fit: compile the point fit's log density (PyTensor, C)")
+    phases.wrap(sampling, "point_start", "bs.fit: point fit (start)")
     phases.wrap(nutpie, "compile_pymc_model", "bs.fit: compile (nutpie, numba)")
     phases.wrap(nutpie, "sample", "bs.fit: sampling (nutpie)")
-    phases.wrap(sampling, "_add_deterministics", "bs.fit: deterministics")
+    phases.wrap(samplers, "_add_deterministics", "bs.fit: deterministics")
     phases.wrap(sampling, "_add_log_likelihood", "bs.fit: log-likelihood + log prior")
     phases.wrap(sampling, "diagnose", "bs.fit: diagnose")
     cfg = CONFIGS[args.config]
