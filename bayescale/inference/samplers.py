@@ -182,10 +182,13 @@ def _run_sampler(entry: _Compiled, sampler: str, data: ModelData, *, draws: int,
 def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chains: int, seed: int,
                  progressbar: bool, sample_kwargs: Mapping[str, Any], start: PointStart | None = None) -> xr.DataTree:
     """``pm.sample`` on the cached model, with ``nuts_sampler=sampler``."""
-    if start is not None:
+    if start is not None:  # each chain's own jittered point; PyMC's "jitter+" would add U(-1, 1) on top
         rng = np.random.default_rng(seed)
         sample_kwargs = {"initvals": [constrained(entry.model, start.initial_point(rng)) for _ in range(chains)],
                          **sample_kwargs}
+        init = sample_kwargs.get("init")
+        if isinstance(init, str) and init.startswith("jitter+"):
+            sample_kwargs["init"] = init.removeprefix("jitter+")
     with entry.model:
         return pm.sample(
             draws=draws,
