@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 class _Compiled:
     """A model built for one structure, with what has been compiled from it: the nutpie model, the
     JAX program (log density and jitted samplers), the log-likelihood function, the functions
-    that give the deterministics and the log density's value and gradient (for the point-fit start) (all read the model's ``pm.Data`` or take the data as an
-    argument, so new data need no recompile).
+    that give the deterministics, and the log density's value and gradient for the point-fit start
+    (all read the model's ``pm.Data`` or take the data as an argument, so new data need no
+    recompile).
 
     ``data`` is what the model holds now; ``lock`` keeps two threads from fitting it at once."""
 

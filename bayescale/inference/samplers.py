@@ -22,7 +22,7 @@ import xarray as xr
 from .cache import _Compiled
 from .loglik import _add_deterministics, _expand
 from .model import ModelData
-from .start import PointStart, constrained
+from .start import PointStart
 
 __all__ = ["SAMPLERS", "JAX_SAMPLERS", "available_samplers", "default_sampler"]
 
@@ -183,9 +183,7 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
                  progressbar: bool, sample_kwargs: Mapping[str, Any], start: PointStart | None = None) -> xr.DataTree:
     """``pm.sample`` on the cached model, with ``nuts_sampler=sampler``."""
     if start is not None:  # each chain's own jittered point; PyMC's "jitter+" would add U(-1, 1) on top
-        rng = np.random.default_rng(seed)
-        sample_kwargs = {"initvals": [constrained(entry.model, start.initial_point(rng)) for _ in range(chains)],
-                         **sample_kwargs}
+        sample_kwargs = {"initvals": _initvals(entry, start, chains, seed), **sample_kwargs}
         init = sample_kwargs.get("init")
         if isinstance(init, str) and init.startswith("jitter+"):
             sample_kwargs["init"] = init.removeprefix("jitter+")
@@ -200,6 +198,19 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
             compute_convergence_checks=False,  # fit checks, and says so in plain words
             **sample_kwargs,
         )
+
+
+def _initvals(entry: _Compiled, start: PointStart, chains: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """Each chain's jittered start as values of the free variables (what ``pm.sample(initvals=)``
+    takes), through the cached unconstrained-to-posterior function."""
+    rng = np.random.default_rng(seed)
+    points = [start.initial_point(rng) for _ in range(chains)]
+    unconstrained = xr.Dataset(
+        {k: (("chain", "draw", *[f"{k}_dim_{i}" for i in range(np.ndim(v))]), np.stack([p[k] for p in points])[:, None])
+         for k, v in start.point.items()},
+        coords={"chain": np.arange(chains), "draw": [0]})
+    post = _expand(entry, unconstrained)
+    return [{rv.name: post[rv.name].values[c, 0] for rv in entry.model.free_RVs} for c in range(chains)]
 
 
 def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,

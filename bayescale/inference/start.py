@@ -24,7 +24,7 @@ here, and ``start="prior"`` gives PyMC's dispersed starts back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,15 +124,3 @@ def point_start(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarray], tupl
         )
     point = {n: x[bounds[i]:bounds[i + 1]].reshape(np.shape(start[n])) for i, n in enumerate(names)}
     return PointStart(point=point, jitter=jitter, iterations=tuple(iterations), logp=float(logp))
-
-
-def constrained(model: pm.Model, point: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``point`` (unconstrained, by value-variable name) as values of the free variables, by name
-    (what ``pm.sample(initvals=...)`` takes)."""
-    out = {}
-    for rv in model.free_RVs:
-        value_var = model.rvs_to_values[rv]
-        transform = model.rvs_to_transforms.get(rv)
-        v = point[value_var.name]
-        out[rv.name] = v if transform is None else transform.backward(v, *rv.owner.inputs).eval()
-    return out
