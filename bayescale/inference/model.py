@@ -92,7 +92,8 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
     values = _input_values(runs, law, pivot, order)
     values.update(run_rows(runs, order))
     counts = np.diff(values["run_bounds"])
-    for inp in law.inputs:  # each run's centre: the mean over its rows of log(input / pivot)
+    for inp in law.inputs:  # each run's centre: the mean over its rows of log(input / pivot); a point-fit
+        # start moves it to where the run's amplitude and exponent are uncorrelated (start.decorrelate_centres)
         values[f"run_log_x_{inp}"] = np.add.reduceat(np.log(values[f"x_{inp}"]), values["run_bounds"][:-1]) / counts
     values.update(spec.noise.struct.model_data(runs, order))
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
@@ -231,8 +232,9 @@ def _run_effects(spec: ModelSpec, at_pivot: Mapping[str, Any], log_pivot: Mappin
     non-centred form ties every z to the population parameters).
 
     A centred scale constant (``A`` of ``A * N**-gamma * D**-alpha``) is sampled at the run's own
-    centre (``run_centre``: the mean over its rows of each log input over its pivot), where its rows
-    pin it down whatever the exponents: ``A_run_log = log A_r(pivot) - gamma * centre_N - alpha_r *
+    centre (``run_centre``: the mean over its rows of each log input over its pivot, or where a point
+    fit puts it, :func:`bayescale.inference.start.decorrelate_centres`), where its rows pin it down
+    whatever the exponents: ``A_run_log = log A_r(pivot) - gamma * centre_N - alpha_r *
     centre_D``, with its prior mean moved the same way. The same model (a shift of ``log A_r`` by a
     function of the other parameters, Jacobian 1), in coordinates where a run's amplitude is not
     tied to the exponents, as it is at the common pivot: there a change of ``gamma`` moves every

@@ -228,6 +228,9 @@ def fit(
             if entry.value_grad is None:
                 entry.value_grad = value_and_grad(entry.model)
             began = point_start(entry.model, spec, entry.value_grad, seed=seed)
+            if began.data:  # the per-run centres the point is expressed in: sample with them
+                data = ModelData({**data.values, **began.data}, data.coords, data.obs_dim)
+                entry.set_data(data)
         idata = _run_sampler(entry, name, data, draws=draws, tune=tune, chains=chains, seed=seed,
                              progressbar=progressbar, sample_kwargs=sample_kwargs, start=began)
         if ll_kind is not None:
@@ -259,7 +262,8 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
         "library": str(idata.posterior.attrs.get("inference_library", "pymc")),
         "library_version": str(idata.posterior.attrs.get("inference_library_version", "")),
         "start": "prior" if start is None else {"point_fit_iterations": list(start.iterations),
-                                                "point_fit_logp": start.logp, "jitter": start.jitter},
+                                                "point_fit_logp": start.logp, "jitter": start.jitter,
+                                                "decorrelated_centres": sorted(start.data)},
         **{k: _jsonable(v) for k, v in sample_kwargs.items()},
     }
     return make_attrs(

@@ -2,13 +2,15 @@
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 import bayescale as bs
 from bayescale.inference.model import build, model_data, pivots
 from bayescale.inference.cache import _Compiled
 from bayescale.inference.samplers import _initvals
-from bayescale.inference.start import JITTER, PointStart, _held, point_start, value_and_grad, wants_point_start
+from bayescale.inference.start import (JITTER, PointStart, _held, decorrelate_centres, point_start, value_and_grad,
+                                      wants_point_start)
 
 LAW = bs.get_law("curve_power")
 TRUTH = dict(LAW.example)
@@ -77,6 +79,51 @@ def test_point_fit_lands_near_the_truth(hierarchical):
     assert len(start.iterations) == 2 and start.iterations[0] > 10
 
 
+def _flat(model, point):
+    return np.concatenate([np.ravel(point[v.name]) for v in model.value_vars])
+
+
+def test_centres_move_to_where_amplitude_and_exponent_are_uncorrelated(hierarchical):
+    """The point fit moves each run's centre of log tokens (``run_log_x_D``) so that its amplitude and
+    exponent are uncorrelated at the point: the same model (the log density at the moved point with
+    the moved centres equals the one at the first point with the mean centres), the same natural
+    amplitudes, and a second pass leaves the centres where they are."""
+    _, spec, model = hierarchical
+    f = value_and_grad(model)
+    mean_centre = np.asarray(model["run_log_x_D"].get_value()).copy()
+    start = point_start(model, spec, f, seed=3)
+    moved = start.data["run_log_x_D"]
+    assert set(start.data) == {"run_log_x_D"} and moved.shape == mean_centre.shape
+    # the E floor weighs the early checkpoints more: every centre moves towards the start of its run
+    assert np.all(moved < mean_centre - 0.3)
+    # the point before the move, at the mean centres: log A_r is the same, a_r = log A_r - alpha_r * centre
+    alpha_r = np.exp(start.point["alpha_run_log"])
+    before = dict(start.point, A_run_log=start.point["A_run_log"] + alpha_r * (moved - mean_centre))
+    try:
+        logp_before = f(_flat(model, before))[0]
+        again, data = decorrelate_centres(model, spec, f, before)
+        np.testing.assert_allclose(data["run_log_x_D"], moved, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(again["A_run_log"], start.point["A_run_log"], rtol=0, atol=1e-9)
+        with model:
+            pm.set_data({"run_log_x_D": moved})
+        assert f(_flat(model, start.point))[0] == pytest.approx(logp_before, rel=1e-10)
+        _, second = decorrelate_centres(model, spec, f, start.point)
+        assert np.max(np.abs(second["run_log_x_D"] - moved)) < 0.02 * np.min(np.abs(moved - mean_centre))
+    finally:
+        with model:
+            pm.set_data({"run_log_x_D": mean_centre})
+
+
+def test_no_centres_move_without_a_per_run_exponent_or_when_non_centred():
+    runs = per_run_curves(3, 10, seed=1)
+    for kw in ({"run_effects": ("A",), "parameterization": "centered"},
+               {"run_effects": ("A", "alpha"), "parameterization": "noncentered"}):
+        spec = bs.ModelSpec.build(LAW, runs=runs, noise="ar1", **kw)
+        model = build(spec, model_data(runs, spec, pivot=pivots(runs, LAW)))
+        point = {k: np.asarray(v, dtype=float) for k, v in model.initial_point().items()}
+        assert decorrelate_centres(model, spec, value_and_grad(model), point) == (point, {})
+
+
 def test_each_chain_gets_its_own_jitter(hierarchical):
     _, spec, model = hierarchical
     point = {k: np.asarray(v, dtype=float) for k, v in model.initial_point().items()}
@@ -108,3 +155,23 @@ def test_every_sampler_starts_near_the_point_fit(sampler):
     assert start["jitter"] == JITTER and start["point_fit_iterations"][0] > 5
     alpha = fit.idata.posterior["alpha"].values
     assert abs(np.median(alpha) - TRUTH["alpha"]) < 0.03
+
+
+@pytest.mark.slow
+def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres():
+    """The whole fit with both per-run terms (centres moved by the point fit, nutpie): each run's own
+    exponent comes back, and the population's."""
+    runs = per_run_curves(12, 40, seed=9)
+    rng = np.random.default_rng(9)  # the per-run truths, drawn as per_run_curves draws them
+    alpha_true = TRUTH["alpha"] * np.exp(SPREADS["alpha_run_sd"] * rng.normal(size=12 * 2)[::2])
+    fit = bs.fit(runs, LAW, noise="ar1", run_effects=("A", "alpha"), parameterization="centered", draws=300,
+                 tune=300, chains=2, random_seed=4, progressbar=False, log_likelihood=False)
+    assert fit.provenance["sampler"]["start"]["decorrelated_centres"] == ["run_log_x_D"]
+    post = fit.idata.posterior
+    alpha_run = post["alpha_run"].values.reshape(-1, 12)
+    lo, hi = np.quantile(alpha_run, [0.005, 0.995], axis=0)
+    assert np.mean((lo <= alpha_true) & (alpha_true <= hi)) >= 11 / 12
+    assert np.all(np.abs(np.median(alpha_run, axis=0) / alpha_true - 1) < 0.05)
+    lo, hi = np.quantile(post["alpha"].values, [0.01, 0.99])
+    assert lo < TRUTH["alpha"] < hi
+    assert fit.diagnostics()["max_r_hat"] < 1.02
