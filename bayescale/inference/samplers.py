@@ -213,21 +213,44 @@ def _initvals(entry: _Compiled, start: PointStart, chains: int, seed: int) -> li
     return [{rv.name: post[rv.name].values[c, 0] for rv in entry.model.free_RVs} for c in range(chains)]
 
 
+#: From this many observations nutpie compiles each fit's model with the fit's data as constants
+#: (``freeze_dims_and_data``) instead of reusing the model compiled once per structure. PyTensor
+#: then specialises the graph on the data: on the 200 x 500 curve table the run-effects model's
+#: log density and gradient cost 10 ms instead of 25 ms, most of it in the AR(1) noise, whose
+#: per-row arrays it folds in (``benchmarks/results/curves_hierarchical.md``, notes). The price is
+#: a compile per fit (about 10 s there), which only large tables repay.
+CONSTANT_DATA_ROWS = 10_000
+
+
+def data_as_constants(sampler: str, data: ModelData) -> bool:
+    """Whether ``sampler`` compiles this fit's model with ``data`` as constants (nutpie, from
+    :data:`CONSTANT_DATA_ROWS` observations)."""
+    return sampler == "nutpie" and np.size(data.values["log_loss_obs"]) >= CONSTANT_DATA_ROWS
+
+
 def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
                    seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any],
                    start: PointStart | None = None) -> xr.DataTree:
-    """nutpie on a model compiled once per structure; new data go in through ``with_data``."""
+    """nutpie on a model compiled once per structure, new data going in through ``with_data``; or,
+    for large tables, compiled for this fit's data (:func:`data_as_constants`)."""
     import dataclasses
     import time
 
     import nutpie
     from pymc.sampling.mcmc import patch_nutpie_idata
 
-    if entry.nutpie is None:  # the free variables only: the deterministics are added afterwards
-        entry.nutpie = nutpie.compile_pymc_model(entry.model, var_names=[rv.name for rv in entry.model.free_RVs])
-    model, compiled = entry.model, entry.nutpie
-    used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
-    compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
+    model = entry.model
+    var_names = [rv.name for rv in model.free_RVs]  # the deterministics are added afterwards
+    if data_as_constants("nutpie", data):
+        from pymc.model.transform.optimization import freeze_dims_and_data
+
+        compiled = nutpie.compile_pymc_model(freeze_dims_and_data(model), var_names=var_names)
+    else:
+        if entry.nutpie is None:
+            entry.nutpie = nutpie.compile_pymc_model(model, var_names=var_names)
+        compiled = entry.nutpie
+        used = {var.name for var in compiled.shared_var_keys}  # pm.Data the logp reads
+        compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
     coords = {k: pd.Index(v) for k, v in data.coords.items() if k in (compiled._coords or {})}
     compiled = dataclasses.replace(compiled, _coords={**(compiled._coords or {}), **coords})
     if start is not None:  # nutpie calls it once per chain, with the chain's seed

@@ -49,6 +49,7 @@ from .samplers import (  # noqa: F401 - JAX_SAMPLERS: public here before the spl
     _sampler_defaults,
     available_samplers,
     check_sampler_args,
+    data_as_constants,
     default_sampler,
 )
 
@@ -261,6 +262,7 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
         "chains": chains,
         "library": str(idata.posterior.attrs.get("inference_library", "pymc")),
         "library_version": str(idata.posterior.attrs.get("inference_library_version", "")),
+        "data_as_constants": data_as_constants(sampler, data),
         "start": "prior" if start is None else {"point_fit_iterations": list(start.iterations),
                                                 "point_fit_logp": start.logp, "jitter": start.jitter,
                                                 "decorrelated_centres": sorted(start.data)},

@@ -204,6 +204,27 @@ def test_sampler_agrees_and_carries_diagnostics(name, reference):
 
 
 @pytest.mark.slow
+def test_large_tables_sample_with_their_data_compiled_in(reference, monkeypatch):
+    """From ``CONSTANT_DATA_ROWS`` observations nutpie compiles each fit's model with its data as
+    constants: the posterior is the cached model's, and a second table gets its own data, not the
+    first one's."""
+    if INSTALLED[0] != "nutpie":
+        pytest.skip("nutpie not installed")
+    from bayescale.inference import samplers
+
+    assert not reference.provenance["sampler"]["data_as_constants"]
+    monkeypatch.setattr(samplers, "CONSTANT_DATA_ROWS", len(RUNS))
+    fit = bs.fit(RUNS, "chinchilla", **KW)
+    assert fit.provenance["sampler"]["data_as_constants"]
+    for p in PARAMS:
+        se = np.hypot(*(float(az.mcse(f.idata, var_names=[p], method="median")[p]) for f in (fit, reference)))
+        assert abs(float(fit.posterior[p].median() - reference.posterior[p].median())) < 4 * se, p
+    higher = isoflop_runs("chinchilla", dict(CHINCHILLA_TRUE, E=2.2), noise_sd=0.02, seed=11)
+    other = bs.fit(higher, "chinchilla", **KW)
+    assert abs(float(other.posterior["E"].median()) - 2.2) < 0.1 and abs(float(fit.posterior["E"].median()) - 1.69) < 0.1
+
+
+@pytest.mark.slow
 def test_chees_agrees_with_nuts_and_judges_its_superchains(reference):
     """ChEES-HMC (many chains, one trajectory length tuned across them) recovers the reference
     posterior; its chains start in 4 superchains and the fit carries their nested R-hat; every chain
