@@ -215,10 +215,11 @@ def _initvals(entry: _Compiled, start: PointStart, chains: int, seed: int) -> li
 
 #: From this many observations nutpie compiles each fit's model with the fit's data as constants
 #: (``freeze_dims_and_data``) instead of reusing the model compiled once per structure. PyTensor
-#: then specialises the graph on the data: on the 200 x 500 curve table the run-effects model's
-#: log density and gradient cost 10 ms instead of 25 ms, most of it in the AR(1) noise, whose
-#: per-row arrays it folds in (``benchmarks/results/curves_hierarchical.md``, notes). The price is
-#: a compile per fit (about 10 s there), which only large tables repay.
+#: then specialises the graph on the data (most of the gain is in the AR(1) noise, whose per-row
+#: arrays it folds in): on the 200 x 500 curve table a gradient inside nutpie costs 11.5 ms instead
+#: of 15.5 ms for the run-effects model and 12.3 instead of 16.0 ms for the offsets model
+#: (``benchmarks/constant_data.py``; ``benchmarks/results/curves_hierarchical.md``, notes). The
+#: price is a compile per fit (8-16 s there), which only large tables repay.
 CONSTANT_DATA_ROWS = 10_000
 
 
