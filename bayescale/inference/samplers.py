@@ -229,6 +229,19 @@ def data_as_constants(sampler: str, data: ModelData) -> bool:
     return sampler == "nutpie" and np.size(data.values["log_loss_obs"]) >= CONSTANT_DATA_ROWS
 
 
+def _nutpie_start(compiled: Any, start: PointStart) -> Any:
+    """``compiled`` (nutpie) with each chain starting at ``start``'s jittered point (nutpie calls
+    the function once per chain, with the chain's seed), flattened in the compiled model's order
+    of variables, which a frozen model may change (``shape_info``: the unconstrained ones first)."""
+    import dataclasses
+
+    from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
+
+    names = [n for n, where in zip(*compiled.shape_info[:2]) if where.stop <= compiled.n_dim]
+    return dataclasses.replace(compiled, initial_point_func=_rv_dict_to_flat_array_wrapper(
+        start.initial_point, names=names, shapes=[tuple(start.point[n].shape) for n in names]))
+
+
 def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, chains: int,
                    seed: int, progressbar: bool, cores: int | None, nuts: Mapping[str, Any],
                    start: PointStart | None = None) -> xr.DataTree:
@@ -243,9 +256,7 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     model = entry.model
     var_names = [rv.name for rv in model.free_RVs]  # the deterministics are added afterwards
     if data_as_constants("nutpie", data):
-        from pymc.model.transform.optimization import freeze_dims_and_data
-
-        compiled = nutpie.compile_pymc_model(freeze_dims_and_data(model), var_names=var_names)
+        compiled = nutpie.compile_pymc_model(model, var_names=var_names, freeze_model=True)
     else:
         if entry.nutpie is None:
             entry.nutpie = nutpie.compile_pymc_model(model, var_names=var_names)
@@ -254,12 +265,8 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
         compiled = compiled.with_data(**{k: v for k, v in data.values.items() if k in used})
     coords = {k: pd.Index(v) for k, v in data.coords.items() if k in (compiled._coords or {})}
     compiled = dataclasses.replace(compiled, _coords={**(compiled._coords or {}), **coords})
-    if start is not None:  # nutpie calls it once per chain, with the chain's seed
-        from nutpie.compile_pymc import _rv_dict_to_flat_array_wrapper
-
-        values = [model.rvs_to_values[rv] for rv in model.free_RVs]
-        compiled = dataclasses.replace(compiled, initial_point_func=_rv_dict_to_flat_array_wrapper(
-            start.initial_point, names=[v.name for v in values], shapes=[tuple(start.point[v.name].shape) for v in values]))
+    if start is not None:
+        compiled = _nutpie_start(compiled, start)
     nuts = dict(nuts)
     if "max_treedepth" in nuts:
         nuts["maxdepth"] = nuts.pop("max_treedepth")

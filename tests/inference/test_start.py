@@ -175,3 +175,22 @@ def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres():
     lo, hi = np.quantile(post["alpha"].values, [0.01, 0.99])
     assert lo < TRUTH["alpha"] < hi
     assert fit.diagnostics()["max_r_hat"] < 1.02
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_nutpie_chains_start_at_the_point_in_the_compiled_models_order(hierarchical, frozen):
+    """nutpie's flat vector follows the compiled model's order of variables, which a model frozen
+    with its data (large tables) changes: each variable must get its own start."""
+    nutpie = pytest.importorskip("nutpie")
+    from bayescale.inference.samplers import _nutpie_start
+
+    _, _, model = hierarchical
+    compiled = nutpie.compile_pymc_model(model, var_names=[rv.name for rv in model.free_RVs], freeze_model=frozen)
+    rng = np.random.default_rng(0)
+    start = PointStart(point={k: rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()})
+    flat = _nutpie_start(compiled, start).initial_point_func(7)
+    names, slices, _ = compiled.shape_info
+    expected = start.initial_point(7)
+    for name, where in zip(names, slices):
+        if where.stop <= compiled.n_dim:
+            np.testing.assert_array_equal(flat[where], np.ravel(expected[name]), err_msg=name)
