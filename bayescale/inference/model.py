@@ -92,9 +92,14 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
     values = _input_values(runs, law, pivot, order)
     values.update(run_rows(runs, order))
     counts = np.diff(values["run_bounds"])
+    starts = values["run_bounds"][:-1]
     for inp in law.inputs:  # each run's centre: the mean over its rows of log(input / pivot); a point-fit
-        # start moves it to where the run's amplitude and exponent are uncorrelated (start.decorrelate_centres)
-        values[f"run_log_x_{inp}"] = np.add.reduceat(np.log(values[f"x_{inp}"]), values["run_bounds"][:-1]) / counts
+        # start moves it to where the run's amplitude and exponent are uncorrelated (start.decorrelate_centres).
+        # 0 for a run with an input <= 0 (a schedule's annealing area): any centre gives the same model
+        x = values[f"x_{inp}"]
+        positive = x > 0
+        centre = np.add.reduceat(np.log(np.where(positive, x, 1.0)), starts) / counts
+        values[f"run_log_x_{inp}"] = np.where(np.logical_and.reduceat(positive, starts), centre, 0.0)
     values.update(spec.noise.struct.model_data(runs, order))
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
 

@@ -1,5 +1,7 @@
 """Learning-rate schedules, their features, and schedule-aware laws against the exact sums."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,7 +158,6 @@ def test_warmup_checkpoints_warn_and_drop_warmup_removes_them():
         runs.check_law(bs.get_law("annealing"))
     kept = runs.drop_warmup(schedule=True)
     assert kept.to_dataframe().step.min() == 1000
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         kept.check_law(bs.get_law("annealing"))
@@ -188,6 +189,28 @@ def _annealing_runs(schedules, steps, sigma=0.002, seed=0):
         rows += [(name, s, y) for s, y in zip(steps, loss, strict=True)]
     df = pd.DataFrame(rows, columns=["run", "step", "loss"])
     return bs.RunTable.from_dataframe(df, run="run", step="step", loss="loss", N=None).with_schedules(schedules)
+
+
+def test_run_centres_are_finite_where_an_input_is_zero():
+    """A constant schedule's annealing area is 0: that run's centre is 0 (any centre is the same model),
+    not log(0); the other runs keep the mean of their log inputs."""
+    from bayescale.inference.model import model_data, pivots
+
+    steps = np.arange(300, TOTAL + 1, 300)
+    runs = _annealing_runs({"constant": bs.Schedule.constant(PEAK, TOTAL, warmup=WARM),
+                            "cosine": bs.Schedule.cosine(PEAK, 0.1 * PEAK, TOTAL, warmup=WARM)}, steps)
+    spec = bs.ModelSpec.build("annealing", runs=runs, noise="iid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        values = model_data(runs, spec, pivot=pivots(runs, spec.law)).values
+    x, bounds = values["x_lr_anneal"], values["run_bounds"]
+    centres = values["run_log_x_lr_anneal"]
+    assert np.all(np.isfinite(centres))
+    for r in range(2):
+        rows = x[bounds[r]:bounds[r + 1]]
+        expected = np.mean(np.log(rows)) if np.all(rows > 0) else 0.0
+        assert centres[r] == pytest.approx(expected)
+    assert np.any(x <= 0)
 
 
 @pytest.fixture(scope="module")
