@@ -219,7 +219,7 @@ def _initvals(entry: _Compiled, start: PointStart, chains: int, seed: int) -> li
 #: arrays it folds in): on the 200 x 500 curve table a gradient inside nutpie costs 11.5 ms instead
 #: of 15.5 ms for the run-effects model and 12.3 instead of 16.0 ms for the offsets model
 #: (``benchmarks/constant_data.py``; ``benchmarks/results/curves_hierarchical.md``, notes). The
-#: price is a compile per fit (8-16 s there), which only large tables repay.
+#: price is a compile per fit (7-16 s there), which only large tables repay.
 CONSTANT_DATA_ROWS = 10_000
 
 

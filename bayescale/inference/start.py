@@ -105,14 +105,11 @@ def point_start(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarray], tupl
     from scipy.optimize import minimize
 
     start = model.initial_point(random_seed=seed)
-    names = [v.name for v in model.value_vars]
-    sizes = [int(np.size(start[n])) for n in names]
-    bounds = np.cumsum([0, *sizes])
-    x = np.concatenate([np.ravel(start[n]).astype(np.float64) for n in names])
+    x, where = _flat(model, start)
     held = _held(spec, model)
     in_held = np.zeros(x.size, dtype=bool)
-    for i, n in enumerate(names):
-        in_held[bounds[i]:bounds[i + 1]] = n in held
+    for n, sl in where.items():
+        in_held[sl] = n in held
     iterations = []
     for free in (~in_held, in_held):
         if not free.any():
@@ -136,9 +133,18 @@ def point_start(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarray], tupl
             "the point fit that starts the chains ended where the log density is not finite; "
             "fit with start=\"prior\" (PyMC's jittered support point) or check the priors against the data"
         )
-    point = {n: x[bounds[i]:bounds[i + 1]].reshape(np.shape(start[n])) for i, n in enumerate(names)}
+    point = {n: x[sl].reshape(np.shape(start[n])) for n, sl in where.items()}
     point, data = decorrelate_centres(model, spec, f, point)
     return PointStart(point=point, jitter=jitter, iterations=tuple(iterations), logp=float(logp), data=data)
+
+
+def _flat(model: pm.Model, point: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, slice]]:
+    """``point`` as the flat vector :func:`value_and_grad` takes (``model.value_vars`` in order), and
+    each variable's slice of it."""
+    names = [v.name for v in model.value_vars]
+    bounds = np.cumsum([0, *[int(np.size(point[n])) for n in names]])
+    x = np.concatenate([np.ravel(point[n]).astype(np.float64) for n in names])
+    return x, {n: slice(bounds[i], bounds[i + 1]) for i, n in enumerate(names)}
 
 
 def _centre_pairs(spec: ModelSpec) -> list[tuple[str, str, str, bool]]:
@@ -171,16 +177,13 @@ def decorrelate_centres(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarra
     Runs are independent given the population parameters, so the Hessian of the log density in the
     run's amplitude ``a_r`` and exponent variable ``b_r`` is block diagonal over runs: two central
     differences of the gradient give every run's 2 x 2 block ``H_r``. With ``S_r = (-H_r)^-1``, moving
-    the centre by ``S_ab / (e'(b) S_bb)`` (``e``: the exponent as a function of ``b``) turns ``a_r``
-    into ``a_r - e(b_r) delta_r``, whose covariance with ``b_r`` is zero at the point. Runs whose block
-    is not negative definite keep their centre."""
+    the centre by ``delta_r = S_ab / (e'(b) S_bb) = -H_ab / (e'(b) H_aa)`` (``e``: the exponent as a
+    function of ``b``) turns ``a_r`` into ``a_r - e(b_r) delta_r``, whose covariance with ``b_r`` is
+    zero at the point. Runs whose block is not negative definite keep their centre."""
     pairs = _centre_pairs(spec)
     if not pairs:
         return point, {}
-    names = [v.name for v in model.value_vars]
-    bounds = np.cumsum([0, *[int(np.size(point[n])) for n in names]])
-    where = {n: slice(bounds[i], bounds[i + 1]) for i, n in enumerate(names)}
-    x = np.concatenate([np.ravel(point[n]).astype(np.float64) for n in names])
+    x, where = _flat(model, point)
     data = {}
     for a_name, b_name, col, log_scale in pairs:
         ia, ib = where[a_name], where[b_name]
@@ -190,14 +193,11 @@ def decorrelate_centres(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarra
             step[idx] = h
             columns.append((f(x + step)[1] - f(x - step)[1]) / (2 * h))
         haa, hba, hbb = columns[0][ia], columns[0][ib], columns[1][ib]
-        det = haa * hbb - hba**2
-        ok = (haa < 0) & (det > 0) & np.isfinite(det)
-        s_ab = np.where(ok, hba / np.where(ok, det, 1.0), 0.0)
-        s_bb = np.where(ok, -haa / np.where(ok, det, 1.0), 1.0)
+        ok = (haa < 0) & (haa * hbb - hba**2 > 0)
         exponent = np.exp(x[ib]) if log_scale else x[ib]
-        slope = exponent if log_scale else np.ones_like(exponent)
-        delta = s_ab / (slope * s_bb)
+        slope = exponent if log_scale else 1.0  # e'(b)
+        delta = np.where(ok, -hba / np.where(ok, haa * slope, 1.0), 0.0)
         key = f"run_log_x_{col}"
         data[key] = np.asarray(model[key].get_value(), dtype=np.float64) + delta
         x[ia] = x[ia] - exponent * delta
-    return {n: x[where[n]].reshape(np.shape(point[n])) for n in names}, data
+    return {n: x[sl].reshape(np.shape(point[n])) for n, sl in where.items()}, data
