@@ -161,8 +161,8 @@ def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres():
     runs = per_run_curves(12, 40, seed=9)
     rng = np.random.default_rng(9)  # the per-run truths, drawn as per_run_curves draws them
     alpha_true = TRUTH["alpha"] * np.exp(SPREADS["alpha_run_sd"] * rng.normal(size=12 * 2)[::2])
-    fit = bs.fit(runs, LAW, noise="ar1", run_effects=("A", "alpha"), parameterization="centered", draws=300,
-                 tune=300, chains=2, random_seed=4, progressbar=False, log_likelihood=False)
+    fit = bs.fit(runs, LAW, noise="ar1", run_effects=("A", "alpha"), parameterization="centered", draws=600,
+                 tune=600, chains=2, random_seed=4, progressbar=False, log_likelihood=False)
     assert fit.provenance["sampler"]["start"]["decorrelated_centres"] == ["run_log_x_D"]
     post = fit.idata.posterior
     alpha_run = post["alpha_run"].values.reshape(-1, 12)
