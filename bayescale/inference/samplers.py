@@ -127,7 +127,8 @@ def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) 
     the amplitudes even after pivoting, and a diagonal mass matrix leaves that ridge to the
     trajectory length.
 
-    nutpie gets ``adaptation="low_rank"``; numpyro ``dense_mass=True``; blackjax
+    nutpie gets its metric per model when it samples (:func:`nutpie_metric`: low-rank up to 80
+    parameters, diagonal beyond); numpyro ``dense_mass=True``; blackjax
     ``is_mass_matrix_diagonal=False``; PyMC's own NUTS ``init="jitter+adapt_full"``; all get
     ``target_accept=0.9``. On a GPU with fewer devices than chains the JAX samplers run the chains
     vectorised (``chain_method="vectorized"``) instead of one device each. ``max_treedepth`` in
@@ -140,9 +141,7 @@ def _sampler_defaults(kwargs: dict[str, Any], sampler: str, *, chains: int = 4) 
     if sampler == "chees":  # HMC's optimal acceptance (Beskos et al. 2013); ChEES's default
         nuts.setdefault("target_accept", 0.651)
     nuts.setdefault("target_accept", 0.9)  # 0.8 leaves a few divergences on small isoFLOP tables
-    if sampler == "nutpie":
-        nuts.setdefault("adaptation", "low_rank")
-    elif sampler == "pymc":
+    if sampler == "pymc":
         kwargs.setdefault("init", "jitter+adapt_full")
     elif sampler in JAX_SAMPLERS:
         if sampler == "numpyro":
@@ -187,6 +186,9 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
         init = sample_kwargs.get("init")
         if isinstance(init, str) and init.startswith("jitter+"):
             sample_kwargs["init"] = init.removeprefix("jitter+")
+    if sampler == "nutpie":
+        n_dim = sum(int(np.size(v)) for v in entry.model.initial_point().values())
+        sample_kwargs = {**sample_kwargs, "nuts": _with_nutpie_metric(sample_kwargs.get("nuts") or {}, n_dim)}
     with entry.model:
         return pm.sample(
             draws=draws,
@@ -227,6 +229,53 @@ def data_as_constants(sampler: str, data: ModelData) -> bool:
     """Whether ``sampler`` compiles this fit's model with ``data`` as constants (nutpie, from
     :data:`CONSTANT_DATA_ROWS` observations)."""
     return sampler == "nutpie" and np.size(data.values["log_loss_obs"]) >= CONSTANT_DATA_ROWS
+
+
+#: Draws between two of nutpie's mass-matrix updates after its early phase (its
+#: ``mass_matrix_switch_freq``): the window each low-rank estimate is made from.
+NUTPIE_WINDOW = 80
+
+
+def nutpie_metric(n_dim: int, window: int = NUTPIE_WINDOW) -> dict[str, Any]:
+    """nutpie's mass-matrix options for a model with ``n_dim`` unconstrained parameters: a low-rank
+    metric whose eigenvalue cutoff lies beyond what noise gives, up to ``window`` parameters; a
+    diagonal one beyond.
+
+    nutpie's low-rank metric keeps the eigenvalues of the (diagonally scaled) covariance estimate
+    that lie outside [1 / cutoff, cutoff]. Estimated from ``window`` draws of a posterior with no
+    correlations at all, those eigenvalues spread over about (1 +- sqrt(n_dim / window))^2
+    (Marchenko-Pastur), which passes 2, the cutoff nutpie applies (its docstring says 100, its
+    settings hold 2.0), at 14 parameters: from there the cutoff is twice that edge. Past ``window``
+    parameters one window's draws span fewer directions than the model has and a chain's drift
+    within a window passes for a correlation. On the 409-parameter per-run curve model (200 x 100
+    table, 2 x (300 + 300)) the low-rank metric trapped a chain at every cutoff tried: at 2 (nutpie's)
+    one chain kept 18 - 115 noise directions, its step size fell from 0.25 to 0.05 and it took 91
+    leapfrog steps per draw against the other's 15; at 10 the same (127 steps); at 21 one chain of
+    seed 2 took an eigenvalue of 68 at its last update and diverged in 296 of 300 draws (R-hat 1.5).
+    The diagonal metric: both chains 15 steps per draw, no divergences, seeds 2026, 1 and 2
+    (``benchmarks/results/curves_hierarchical.md``, notes)."""
+    if n_dim > window:
+        return {"adaptation": "diag"}
+    return {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": low_rank_cutoff(n_dim, window)}
+
+
+def low_rank_cutoff(n_dim: int, window: int = NUTPIE_WINDOW) -> float:
+    """nutpie's 2 while noise cannot reach it, else twice the Marchenko-Pastur edge
+    (1 + sqrt(``n_dim`` / ``window``))^2 (see :func:`nutpie_metric`)."""
+    edge = (1.0 + np.sqrt(n_dim / window)) ** 2
+    return 2.0 if edge < 2.0 else float(2.0 * edge)
+
+
+def _with_nutpie_metric(nuts: Mapping[str, Any], n_dim: int) -> dict[str, Any]:
+    """``nuts`` with :func:`nutpie_metric`'s options where the caller chose no ``adaptation`` (a
+    cutoff alone means the low-rank one); a low-rank one without a cutoff gets
+    :func:`low_rank_cutoff`."""
+    nuts = dict(nuts)
+    if "adaptation" not in nuts:
+        nuts["adaptation"] = "low_rank" if "mass_matrix_eigval_cutoff" in nuts else nutpie_metric(n_dim)["adaptation"]
+    if nuts["adaptation"] == "low_rank":
+        nuts.setdefault("mass_matrix_eigval_cutoff", low_rank_cutoff(n_dim))
+    return nuts
 
 
 def _nutpie_start(compiled: Any, start: PointStart) -> Any:
@@ -270,10 +319,12 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     nuts = dict(nuts)
     if "max_treedepth" in nuts:
         nuts["maxdepth"] = nuts.pop("max_treedepth")
+    nuts = _with_nutpie_metric(nuts, compiled.n_dim)
     t0 = time.time()
     idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
                           save_warmup=False, progress_bar=progressbar, **nuts)
     patch_nutpie_idata(idata, model, sampling_time=time.time() - t0)
+    idata.attrs["sampler_options"] = nuts  # read into the provenance by fit
     _add_deterministics(entry, idata)
     return idata
 

@@ -148,8 +148,8 @@ def fit(
         k}``) and :func:`bayescale.diagnose` adds their nested R-hat (Margossian et al. 2024).
         Recorded in ``fit.provenance["sampler"]``. ``nuts_sampler=`` is accepted as an alias.
     start : {"auto", "point", "prior"}
-        Where the chains start. ``"point"``: near a point fit of the model (two rounds of L-BFGS, the
-        law then the noise; :mod:`bayescale.inference.start`), each chain with its own U(-0.1, 0.1)
+        Where the chains start. ``"point"``: near a point fit of the model (three rounds of L-BFGS, the
+        law, the noise, the law again; :mod:`bayescale.inference.start`), each chain with its own U(-0.1, 0.1)
         jitter on the unconstrained scale; ``"prior"``: PyMC's support point with U(-1, 1) jitter;
         ``"auto"`` (default): ``"point"`` for fits with run effects (from the support point their
         chains fall into a mode where correlated residuals stand in for the law), else ``"prior"``.
@@ -268,6 +268,8 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
                                                 "decorrelated_centres": sorted(start.data)},
         **{k: _jsonable(v) for k, v in sample_kwargs.items()},
     }
+    if "sampler_options" in idata.attrs:  # what the sampler was given, where it chose per model (nutpie's metric)
+        settings["nuts"] = _jsonable(idata.attrs.pop("sampler_options"))
     return make_attrs(
         version=__version__,
         law=law.name,

@@ -23,6 +23,9 @@ from bayescale.inference.samplers import (
     _sampler_defaults,
     available_samplers,
     default_sampler,
+    _with_nutpie_metric,
+    low_rank_cutoff,
+    nutpie_metric,
 )
 
 from ..conftest import CHINCHILLA_TRUE, isoflop_runs
@@ -74,7 +77,7 @@ def test_default_is_the_fastest_installed(monkeypatch):
 
 
 def test_each_sampler_gets_a_dense_mass_matrix_and_its_own_tree_depth_word():
-    assert _sampler_defaults({}, "nutpie") == {"nuts": {"target_accept": 0.9, "adaptation": "low_rank"}}
+    assert _sampler_defaults({}, "nutpie") == {"nuts": {"target_accept": 0.9}}  # metric: nutpie_metric
     assert _sampler_defaults({"target_accept": 0.95}, "pymc") == {
         "init": "jitter+adapt_full", "nuts": {"target_accept": 0.95}}
     if "numpyro" in INSTALLED:
@@ -85,6 +88,32 @@ def test_each_sampler_gets_a_dense_mass_matrix_and_its_own_tree_depth_word():
         got = _sampler_defaults({"nuts": {"max_treedepth": 6}}, "blackjax")["nuts"]
         assert got == {"max_num_doublings": 6, "target_accept": 0.9, "is_mass_matrix_diagonal": False,
                        **({"chain_method": got["chain_method"]} if "chain_method" in got else {})}
+
+
+def test_low_rank_cutoff_lies_beyond_what_noise_gives():
+    """nutpie's 2 up to 13 parameters; beyond, twice the Marchenko-Pastur edge (1 + sqrt(d / 80))^2.
+    The largest eigenvalue of the covariance of 80 independent N(0, I) draws (what a window of a
+    posterior without correlations gives) is near 2 at 14 parameters, past it at 50, and inside the
+    cutoff."""
+    assert low_rank_cutoff(6) == 2.0 and low_rank_cutoff(13) == 2.0
+    assert low_rank_cutoff(14) == pytest.approx(2 * (1 + np.sqrt(14 / 80)) ** 2)
+    assert low_rank_cutoff(409) == pytest.approx(21.27, abs=0.01)
+    rng = np.random.default_rng(0)
+    for d in (14, 50, 409):
+        largest = [np.linalg.eigvalsh(np.cov(rng.standard_normal((80, d)), rowvar=False))[-1] for _ in range(20)]
+        assert max(largest) < low_rank_cutoff(d) and (d < 50 or min(largest) > 2), (d, min(largest), max(largest))
+
+
+def test_nutpie_metric_is_low_rank_up_to_a_window_of_parameters_and_what_the_caller_chose_stays():
+    assert nutpie_metric(6) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 2.0}
+    assert nutpie_metric(80) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 8.0}  # 2 (1 + 1)^2
+    assert nutpie_metric(81) == nutpie_metric(409) == {"adaptation": "diag"}
+    assert _with_nutpie_metric({"target_accept": 0.9}, 409) == {"target_accept": 0.9, "adaptation": "diag"}
+    assert _with_nutpie_metric({"adaptation": "diag"}, 6) == {"adaptation": "diag"}
+    assert _with_nutpie_metric({"adaptation": "low_rank"}, 409) == {
+        "adaptation": "low_rank", "mass_matrix_eigval_cutoff": low_rank_cutoff(409)}
+    assert _with_nutpie_metric({"mass_matrix_eigval_cutoff": 100}, 409) == {
+        "adaptation": "low_rank", "mass_matrix_eigval_cutoff": 100}
 
 
 def test_jax_samplers_get_the_max_treedepth_flag():
