@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.distribution import support_point
+from pymc.logprob.transforms import Transform
 
 from ..laws import Law, Prior, PriorError, ops
 from ..laws.noise import Noise, run_codes, run_rows
@@ -101,6 +103,8 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
         centre = np.add.reduceat(np.log(np.where(positive, x, 1.0)), starts) / counts
         values[f"run_log_x_{inp}"] = np.where(np.logical_and.reduceat(positive, starts), centre, 0.0)
     values.update(spec.noise.struct.model_data(runs, order))
+    if shears_sigma(spec):
+        values[SIGMA_ELL_SLOPE] = np.asarray(0.0)
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
 
 
@@ -109,6 +113,53 @@ def _input_values(runs: RunTable, law: Law, pivot: Mapping[str, float], order: n
     values.update({f"log_pivot_{inp}": np.asarray(np.log(pivot[inp])) for inp in law.inputs})
     values["log_loss_obs"] = np.log(runs.loss)[order]
     return values
+
+
+def shears_sigma(spec: ModelSpec) -> bool:
+    """Whether the model samples ``sigma`` as ``log sigma - b log ell`` (:data:`SIGMA_ELL_SLOPE`):
+    AR(1) residuals with run effects (the fits that start from a point fit, which sets ``b``), and a
+    prior on ``sigma`` that PyMC draws from with a plain random function."""
+    if spec.noise.structure != "ar1" or not spec.noise.run_effects:
+        return False
+    dist = getattr(pm, spec.priors["sigma"].dist, None)
+    return isinstance(dist, type) and hasattr(dist.rv_op, "rng_fn")
+
+
+class _ShearedLog(Transform):
+    """``log(value) - slope * log(ref)``, ``ref`` and ``slope`` being the variable's two parameters
+    (:func:`_sheared_rv`). Jacobian: that of ``exp``; the shear adds none (triangular)."""
+
+    name = "sheared_log"
+
+    @staticmethod
+    def _offset(inputs: Sequence[Any]) -> Any:
+        ref, slope = [i for i in inputs if isinstance(i.type, pt.TensorType)][-2:]
+        return slope * pt.log(ref)
+
+    def forward(self, value, *inputs):
+        return pt.log(value) - self._offset(inputs)
+
+    def backward(self, value, *inputs):
+        return pt.exp(value + self._offset(inputs))
+
+    def log_jac_det(self, value, *inputs):
+        return value + self._offset(inputs)
+
+
+def _sheared_rv(name: str, prior: Prior, ref: Any, slope: Any):
+    """A positive parameter with ``prior`` (its density, draws and support point unchanged), sampled
+    on ``log(value) - slope * log(ref)``: a shear of the log scale, the same model for any slope."""
+    proto = getattr(pm, prior.dist).dist(**prior.params)
+    op = proto.owner.op
+    params = [np.asarray(q.eval()) for q in op.dist_params(proto.owner)]
+    start = support_point(proto)
+    return pm.CustomDist(
+        name, ref, slope,
+        logp=lambda value, ref, slope: pm.logp(proto, value),
+        random=lambda ref, slope, rng=None, size=None: op.rng_fn(rng, *params, size),
+        support_point=lambda rv, size, ref, slope: pt.full_like(ref, start),
+        transform=_ShearedLog(),
+    )
 
 
 def _rv(name: str, prior: Prior, shift: Any = None, **kwargs: Any):
@@ -208,7 +259,10 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
                             for k, val in per_run.items()})
         mu = pm.math.log(law(**x, **per_row))
 
-        p = {q.name: _rv(q.name, priors[q.name]) for q in noise.parameters}
+        shear = SIGMA_ELL_SLOPE in v
+        p = {q.name: _rv(q.name, priors[q.name]) for q in noise.parameters if not (shear and q.name == "sigma")}
+        if shear:
+            p["sigma"] = _sheared_rv("sigma", priors["sigma"], p["ell"], pm.Data(SIGMA_ELL_SLOPE, v[SIGMA_ELL_SLOPE]))
         n_obs = len(v["log_loss_obs"])
         extra = {k: pm.Data(k, v[k], dims=obs_dim if np.size(v[k]) == n_obs else None)
                  for k in v if k not in _CORE and not k.startswith(_CORE_PREFIX)}
@@ -220,7 +274,12 @@ def build(spec: ModelSpec, data: ModelData) -> pm.Model:
     return model
 
 
-_CORE = {"log_loss_obs", "run_idx", "run_bounds"}
+#: ``pm.Data`` of AR(1) curve fits with run effects: the slope ``b`` of the sampling coordinate of
+#: ``sigma``, ``log sigma - b log ell``. 0 (plain ``log sigma``) until a point fit sets it
+#: (:func:`bayescale.inference.start.decorrelate_noise`).
+SIGMA_ELL_SLOPE = "sigma_ell_slope"
+
+_CORE = {"log_loss_obs", "run_idx", "run_bounds", SIGMA_ELL_SLOPE}
 _CORE_PREFIX = ("x_", "log_pivot_", "run_log_x_")
 
 

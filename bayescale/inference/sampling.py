@@ -38,7 +38,7 @@ from .loglik import (  # noqa: F401 - LOG_LIKELIHOOD, POINTWISE_WARN_BYTES: publ
     _log_likelihood_kind,
     _warn_pointwise_size,
 )
-from .model import ModelData, build, check_pivot, model_data, pivots
+from .model import SIGMA_ELL_SLOPE, ModelData, build, check_pivot, model_data, pivots
 from .start import PointStart, point_start, value_and_grad, wants_point_start
 from .samplers import (  # noqa: F401 - JAX_SAMPLERS: public here before the split
     JAX_SAMPLERS,
@@ -265,7 +265,10 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
         "data_as_constants": data_as_constants(sampler, data),
         "start": "prior" if start is None else {"point_fit_iterations": list(start.iterations),
                                                 "point_fit_logp": start.logp, "jitter": start.jitter,
-                                                "decorrelated_centres": sorted(start.data)},
+                                                "decorrelated_centres": sorted(k for k in start.data
+                                                                               if k.startswith("run_log_x_")),
+                                                **({SIGMA_ELL_SLOPE: float(start.data[SIGMA_ELL_SLOPE])}
+                                                   if SIGMA_ELL_SLOPE in start.data else {})},
         **{k: _jsonable(v) for k, v in sample_kwargs.items()},
     }
     if "sampler_options" in idata.attrs:  # what the sampler was given, where it chose per model (nutpie's metric)

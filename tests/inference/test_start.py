@@ -6,11 +6,11 @@ import pymc as pm
 import pytest
 
 import bayescale as bs
-from bayescale.inference.model import build, model_data, pivots
+from bayescale.inference.model import SIGMA_ELL_SLOPE, ModelData, build, model_data, pivots
 from bayescale.inference.cache import _Compiled
 from bayescale.inference.samplers import _initvals, low_rank_cutoff
-from bayescale.inference.start import (JITTER, PointStart, _flat, _held, decorrelate_centres, point_start,
-                                      value_and_grad, wants_point_start)
+from bayescale.inference.start import (JITTER, PointStart, _flat, _held, decorrelate_centres, decorrelate_noise,
+                                      point_start, value_and_grad, wants_point_start)
 
 LAW = bs.get_law("curve_power")
 TRUTH = dict(LAW.example)
@@ -35,9 +35,17 @@ def per_run_curves(n_runs: int, n_checkpoints: int, seed: int) -> bs.RunTable:
     return bs.RunTable.from_dataframe(pd.concat(frames, ignore_index=True), run="run", step="step", D="D")
 
 
-def natural(model, point: dict, jitter: float = 0.0) -> dict:
-    """``point`` (unconstrained) as values of the free variables, as the PyMC sampler's chains get it."""
-    (out,) = _initvals(_Compiled(model), PointStart(point=point, jitter=jitter), chains=1, seed=0)
+def natural(model, point: dict, jitter: float = 0.0, data: dict | None = None) -> dict:
+    """``point`` (unconstrained) as values of the free variables, as the PyMC sampler's chains get it,
+    with the model's data updated by ``data`` (a point fit's centres and slope) for the conversion."""
+    before = {k: np.asarray(model[k].get_value()).copy() for k in data or {}}
+    try:
+        with model:
+            pm.set_data(data or {})
+        (out,) = _initvals(_Compiled(model), PointStart(point=point, jitter=jitter), chains=1, seed=0)
+    finally:
+        with model:
+            pm.set_data(before)
     return out
 
 
@@ -68,7 +76,7 @@ def test_point_fit_lands_near_the_truth(hierarchical):
     """From the support point (E 1.65, alpha 0.46, sigma 0.1, ell 1.1) to the simulated values."""
     _, spec, model = hierarchical
     start = point_start(model, spec, value_and_grad(model), seed=3)
-    nat = natural(model, start.point)
+    nat = natural(model, start.point, data=start.data)
     assert abs(np.exp(nat["log_E"]) / TRUTH["E"] - 1) < 0.03
     assert abs(nat["gamma"] - TRUTH["gamma"]) < 0.03 and abs(nat["alpha"] - TRUTH["alpha"]) < 0.02
     for name, value in SPREADS.items():
@@ -88,15 +96,15 @@ def test_point_fit_is_not_left_on_the_sigma_ell_ridge(hierarchical):
     _, spec, model = hierarchical
     f = value_and_grad(model)
     start = point_start(model, spec, f, seed=3)
-    nat = natural(model, start.point)
+    nat = natural(model, start.point, data=start.data)
     assert NOISE["ell"] / 1.5 < nat["ell"] < NOISE["ell"] * 1.5
     assert NOISE["sigma"] / 1.25 < nat["sigma"] < NOISE["sigma"] * 1.25
-    mean_centre = np.asarray(model["run_log_x_D"].get_value()).copy()
+    before = {k: np.asarray(model[k].get_value()).copy() for k in start.data}
     try:
         with model:
             pm.set_data(start.data)
         x, where = _flat(model, start.point)
-        idx = [where["sigma_log__"].start, where["ell_log__"].start]
+        idx = [where[model.rvs_to_values[model[n]].name].start for n in ("sigma", "ell")]
         hessian = np.empty((2, 2))
         for row, i in enumerate(idx):
             e = np.zeros(x.size)
@@ -106,7 +114,40 @@ def test_point_fit_is_not_left_on_the_sigma_ell_ridge(hierarchical):
         assert np.all(np.abs(newton) < 0.5 / np.sqrt(np.diag(hessian))), newton
     finally:
         with model:
-            pm.set_data({"run_log_x_D": mean_centre})
+            pm.set_data(before)
+
+
+def test_sigma_is_sampled_off_the_ridge_in_the_same_model(hierarchical):
+    """AR(1) curve fits with run effects sample ``u = log sigma - b log ell``; the point fit sets ``b``
+    where ``u`` and ``log ell`` are uncorrelated (0.39 here; a second pass moves it by < 0.01). The
+    log density equals the plain model's (``sigma`` on ``log sigma``) at the same natural values,
+    and ``sigma``'s prior draws are its HalfNormal(0.1) ones."""
+    runs, spec, model = hierarchical
+    f = value_and_grad(model)
+    assert model.rvs_to_values[model["sigma"]].name == "sigma_sheared_log__"
+    start = point_start(model, spec, f, seed=3)
+    slope = float(start.data[SIGMA_ELL_SLOPE])
+    assert 0.3 < slope < 0.5
+    data = model_data(runs, spec, pivot=pivots(runs, LAW))
+    plain = build(spec, ModelData({k: v for k, v in data.values.items() if k != SIGMA_ELL_SLOPE}, data.coords,
+                                  data.obs_dim))
+    assert plain.rvs_to_values[plain["sigma"]].name == "sigma_log__"
+    before = {k: np.asarray(model[k].get_value()).copy() for k in start.data}
+    try:
+        with model, plain:
+            pm.set_data(start.data, model=model)
+            pm.set_data({k: v for k, v in start.data.items() if k != SIGMA_ELL_SLOPE}, model=plain)
+        plain_point = {("sigma_log__" if k == "sigma_sheared_log__" else k): v for k, v in start.point.items()}
+        plain_point["sigma_log__"] = start.point["sigma_sheared_log__"] + slope * start.point["ell_log__"]
+        assert value_and_grad(plain)(_flat(plain, plain_point)[0])[0] == pytest.approx(
+            f(_flat(model, start.point)[0])[0], rel=1e-12)
+        moved, again = decorrelate_noise(model, f, start.point)
+        assert abs(float(again[SIGMA_ELL_SLOPE]) - slope) < 0.01
+    finally:
+        with model:
+            pm.set_data(before)
+    draws = pm.draw(model["sigma"], draws=4000, random_seed=1)
+    assert np.all(draws > 0) and np.mean(draws) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=0.05)
 
 
 def test_centres_move_to_where_amplitude_and_exponent_are_uncorrelated(hierarchical):
@@ -119,7 +160,7 @@ def test_centres_move_to_where_amplitude_and_exponent_are_uncorrelated(hierarchi
     mean_centre = np.asarray(model["run_log_x_D"].get_value()).copy()
     start = point_start(model, spec, f, seed=3)
     moved = start.data["run_log_x_D"]
-    assert set(start.data) == {"run_log_x_D"} and moved.shape == mean_centre.shape
+    assert set(start.data) == {"run_log_x_D", SIGMA_ELL_SLOPE} and moved.shape == mean_centre.shape
     # the E floor weighs the early checkpoints more: every centre moves towards the start of its run
     assert np.all(moved < mean_centre - 0.3)
     # the point before the move, at the mean centres: log A_r is the same, a_r = log A_r - alpha_r * centre
