@@ -129,7 +129,7 @@ class _ShearedLog(Transform):
     """``log(value) - slope * log(ref)``, ``ref`` and ``slope`` being the variable's two parameters
     (:func:`_sheared_rv`). Jacobian: that of ``exp``; the shear adds none (triangular)."""
 
-    name = "sheared_log"
+    name = "shearedlog"  # no underscore: PyMC reads the variable's name back up to the last one
 
     @staticmethod
     def _offset(inputs: Sequence[Any]) -> Any:

@@ -124,7 +124,7 @@ def test_sigma_is_sampled_off_the_ridge_in_the_same_model(hierarchical):
     and ``sigma``'s prior draws are its HalfNormal(0.1) ones."""
     runs, spec, model = hierarchical
     f = value_and_grad(model)
-    assert model.rvs_to_values[model["sigma"]].name == "sigma_sheared_log__"
+    assert model.rvs_to_values[model["sigma"]].name == "sigma_shearedlog__"
     start = point_start(model, spec, f, seed=3)
     slope = float(start.data[SIGMA_ELL_SLOPE])
     assert 0.3 < slope < 0.5
@@ -137,8 +137,8 @@ def test_sigma_is_sampled_off_the_ridge_in_the_same_model(hierarchical):
         with model, plain:
             pm.set_data(start.data, model=model)
             pm.set_data({k: v for k, v in start.data.items() if k != SIGMA_ELL_SLOPE}, model=plain)
-        plain_point = {("sigma_log__" if k == "sigma_sheared_log__" else k): v for k, v in start.point.items()}
-        plain_point["sigma_log__"] = start.point["sigma_sheared_log__"] + slope * start.point["ell_log__"]
+        plain_point = {("sigma_log__" if k == "sigma_shearedlog__" else k): v for k, v in start.point.items()}
+        plain_point["sigma_log__"] = start.point["sigma_shearedlog__"] + slope * start.point["ell_log__"]
         assert value_and_grad(plain)(_flat(plain, plain_point)[0])[0] == pytest.approx(
             f(_flat(model, start.point)[0])[0], rel=1e-12)
         moved, again = decorrelate_noise(model, f, start.point)
@@ -229,7 +229,7 @@ def test_every_sampler_starts_near_the_point_fit(sampler):
 def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres(monkeypatch):
     """The whole fit with both per-run terms (centres moved by the point fit, nutpie): each run's own
     exponent comes back, and the population's; nutpie's low-rank metric gets the eigenvalue cutoff
-    of its 33 parameters, recorded in the provenance."""
+    of its 33 parameters, recorded in the provenance, as is sigma's slope on ell."""
     nutpie = pytest.importorskip("nutpie")
     real, seen = nutpie.sample, {}
     monkeypatch.setattr(nutpie, "sample", lambda *a, **k: seen.update(k) or real(*a, **k))
@@ -237,7 +237,7 @@ def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres(monkeyp
     rng = np.random.default_rng(9)  # the per-run truths, drawn as per_run_curves draws them
     alpha_true = TRUTH["alpha"] * np.exp(SPREADS["alpha_run_sd"] * rng.normal(size=12 * 2)[::2])
     fit = bs.fit(runs, LAW, noise="ar1", run_effects=("A", "alpha"), parameterization="centered", draws=600,
-                 tune=600, chains=2, random_seed=4, progressbar=False, log_likelihood=False)
+                 tune=600, chains=2, random_seed=4, progressbar=False, log_likelihood="run")
     assert fit.provenance["sampler"]["start"]["decorrelated_centres"] == ["run_log_x_D"]
     post = fit.idata.posterior
     alpha_run = post["alpha_run"].values.reshape(-1, 12)
@@ -249,6 +249,11 @@ def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres(monkeyp
     assert fit.diagnostics()["max_r_hat"] < 1.02
     assert seen["adaptation"] == "low_rank" and seen["mass_matrix_eigval_cutoff"] == low_rank_cutoff(2 * 12 + 9) > 5
     assert fit.provenance["sampler"]["nuts"]["mass_matrix_eigval_cutoff"] == seen["mass_matrix_eigval_cutoff"]
+    # sigma, sampled off the ridge, keeps its prior: the log prior group holds its HalfNormal(0.1) density
+    assert 0.2 < fit.provenance["sampler"]["start"][SIGMA_ELL_SLOPE] < 0.6
+    sigma = post["sigma"].values
+    np.testing.assert_allclose(fit.idata.log_prior["sigma"].values, np.log(2 / np.sqrt(2 * np.pi) / 0.1)
+                               - sigma**2 / (2 * 0.1**2), rtol=1e-9)
 
 
 @pytest.mark.parametrize("frozen", [False, True])
