@@ -31,7 +31,10 @@ its checkpoints unevenly (on the 200 x 100 benchmark the centre moves 3.8 in log
 posterior correlation of ``A_run_log`` with ``alpha_run_log`` falls from -0.88 to -0.41). A diagonal
 mass matrix cannot undo 200 such 2 x 2 correlations, and a low-rank one keeps only a few directions:
 there they set the step size. Moving a centre is a shift of ``log A_r`` by a function of the other
-parameters (Jacobian 1): the same model, other coordinates.
+parameters (Jacobian 1): the same model, other coordinates. So is the AR(1) residual scale's
+coordinate (:func:`decorrelate_noise`): ``sigma`` is sampled as ``log sigma - b log ell`` with ``b``
+fitted at the point, off the ridge along which the data leave ``sigma`` and ``ell`` (on the 200 x
+100 benchmark the effective sample size of both rose from 63-78 to 190-327 in 2 x 300 draws).
 
 Each chain then starts at that point with its own U(-``jitter``, ``jitter``) jitter (default
 :data:`JITTER`), so that R-hat still compares chains that did not start in one place. A start near
