@@ -188,9 +188,9 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
             sample_kwargs["init"] = init.removeprefix("jitter+")
     if sampler == "nutpie":
         n_dim = sum(int(np.size(v)) for v in entry.model.initial_point().values())
-        sample_kwargs = {**sample_kwargs, "nuts": _with_nutpie_metric(sample_kwargs.get("nuts") or {}, n_dim)}
+        sample_kwargs = {**sample_kwargs, "nuts": nutpie_metric(sample_kwargs.get("nuts") or {}, n_dim)}
     with entry.model:
-        return pm.sample(
+        idata = pm.sample(
             draws=draws,
             tune=tune,
             chains=chains,
@@ -200,6 +200,9 @@ def _sample_pymc(entry: _Compiled, sampler: str, *, draws: int, tune: int, chain
             compute_convergence_checks=False,  # fit checks, and says so in plain words
             **sample_kwargs,
         )
+    if sampler == "nutpie":
+        idata.attrs["sampler_options"] = sample_kwargs["nuts"]  # read into the provenance by fit
+    return idata
 
 
 def _initvals(entry: _Compiled, start: PointStart, chains: int, seed: int) -> list[dict[str, np.ndarray]]:
@@ -236,10 +239,11 @@ def data_as_constants(sampler: str, data: ModelData) -> bool:
 NUTPIE_WINDOW = 80
 
 
-def nutpie_metric(n_dim: int, window: int = NUTPIE_WINDOW) -> dict[str, Any]:
-    """nutpie's mass-matrix options for a model with ``n_dim`` unconstrained parameters: a low-rank
-    metric whose eigenvalue cutoff lies beyond what noise gives, up to ``window`` parameters; a
-    diagonal one beyond.
+def nutpie_metric(nuts: Mapping[str, Any], n_dim: int, window: int = NUTPIE_WINDOW) -> dict[str, Any]:
+    """``nuts`` with nutpie's mass-matrix options for a model with ``n_dim`` unconstrained
+    parameters where the caller chose none: a low-rank metric whose eigenvalue cutoff
+    (:func:`low_rank_cutoff`) lies beyond what noise gives, up to ``window`` parameters; a diagonal
+    one beyond. A cutoff alone means the low-rank metric; a low-rank one without a cutoff gets it.
 
     nutpie's low-rank metric keeps the eigenvalues of the (diagonally scaled) covariance estimate
     that lie outside [1 / cutoff, cutoff]. Estimated from ``window`` draws of a posterior with no
@@ -254,9 +258,13 @@ def nutpie_metric(n_dim: int, window: int = NUTPIE_WINDOW) -> dict[str, Any]:
     seed 2 took an eigenvalue of 68 at its last update and diverged in 296 of 300 draws (R-hat 1.5).
     The diagonal metric: both chains 15 steps per draw, no divergences, seeds 2026, 1 and 2
     (``benchmarks/results/curves_hierarchical.md``, notes)."""
-    if n_dim > window:
-        return {"adaptation": "diag"}
-    return {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": low_rank_cutoff(n_dim, window)}
+    nuts = dict(nuts)
+    if "adaptation" not in nuts:
+        low_rank = n_dim <= window or "mass_matrix_eigval_cutoff" in nuts
+        nuts["adaptation"] = "low_rank" if low_rank else "diag"
+    if nuts["adaptation"] == "low_rank":
+        nuts.setdefault("mass_matrix_eigval_cutoff", low_rank_cutoff(n_dim, window))
+    return nuts
 
 
 def low_rank_cutoff(n_dim: int, window: int = NUTPIE_WINDOW) -> float:
@@ -264,18 +272,6 @@ def low_rank_cutoff(n_dim: int, window: int = NUTPIE_WINDOW) -> float:
     (1 + sqrt(``n_dim`` / ``window``))^2 (see :func:`nutpie_metric`)."""
     edge = (1.0 + np.sqrt(n_dim / window)) ** 2
     return 2.0 if edge < 2.0 else float(2.0 * edge)
-
-
-def _with_nutpie_metric(nuts: Mapping[str, Any], n_dim: int) -> dict[str, Any]:
-    """``nuts`` with :func:`nutpie_metric`'s options where the caller chose no ``adaptation`` (a
-    cutoff alone means the low-rank one); a low-rank one without a cutoff gets
-    :func:`low_rank_cutoff`."""
-    nuts = dict(nuts)
-    if "adaptation" not in nuts:
-        nuts["adaptation"] = "low_rank" if "mass_matrix_eigval_cutoff" in nuts else nutpie_metric(n_dim)["adaptation"]
-    if nuts["adaptation"] == "low_rank":
-        nuts.setdefault("mass_matrix_eigval_cutoff", low_rank_cutoff(n_dim))
-    return nuts
 
 
 def _nutpie_start(compiled: Any, start: PointStart) -> Any:
@@ -319,7 +315,7 @@ def _sample_nutpie(entry: _Compiled, data: ModelData, *, draws: int, tune: int, 
     nuts = dict(nuts)
     if "max_treedepth" in nuts:
         nuts["maxdepth"] = nuts.pop("max_treedepth")
-    nuts = _with_nutpie_metric(nuts, compiled.n_dim)
+    nuts = nutpie_metric(nuts, compiled.n_dim)
     t0 = time.time()
     idata = nutpie.sample(compiled, draws=draws, tune=max(tune, 1), chains=chains, cores=cores, seed=seed,
                           save_warmup=False, progress_bar=progressbar, **nuts)

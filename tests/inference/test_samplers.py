@@ -23,7 +23,6 @@ from bayescale.inference.samplers import (
     _sampler_defaults,
     available_samplers,
     default_sampler,
-    _with_nutpie_metric,
     low_rank_cutoff,
     nutpie_metric,
 )
@@ -105,14 +104,14 @@ def test_low_rank_cutoff_lies_beyond_what_noise_gives():
 
 
 def test_nutpie_metric_is_low_rank_up_to_a_window_of_parameters_and_what_the_caller_chose_stays():
-    assert nutpie_metric(6) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 2.0}
-    assert nutpie_metric(80) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 8.0}  # 2 (1 + 1)^2
-    assert nutpie_metric(81) == nutpie_metric(409) == {"adaptation": "diag"}
-    assert _with_nutpie_metric({"target_accept": 0.9}, 409) == {"target_accept": 0.9, "adaptation": "diag"}
-    assert _with_nutpie_metric({"adaptation": "diag"}, 6) == {"adaptation": "diag"}
-    assert _with_nutpie_metric({"adaptation": "low_rank"}, 409) == {
+    assert nutpie_metric({}, 6) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 2.0}
+    assert nutpie_metric({}, 80) == {"adaptation": "low_rank", "mass_matrix_eigval_cutoff": 8.0}  # 2 (1 + 1)^2
+    assert nutpie_metric({}, 81) == nutpie_metric({}, 409) == {"adaptation": "diag"}
+    assert nutpie_metric({"target_accept": 0.9}, 409) == {"target_accept": 0.9, "adaptation": "diag"}
+    assert nutpie_metric({"adaptation": "diag"}, 6) == {"adaptation": "diag"}
+    assert nutpie_metric({"adaptation": "low_rank"}, 409) == {
         "adaptation": "low_rank", "mass_matrix_eigval_cutoff": low_rank_cutoff(409)}
-    assert _with_nutpie_metric({"mass_matrix_eigval_cutoff": 100}, 409) == {
+    assert nutpie_metric({"mass_matrix_eigval_cutoff": 100}, 409) == {
         "adaptation": "low_rank", "mass_matrix_eigval_cutoff": 100}
 
 

@@ -1,5 +1,7 @@
 """Where the chains start (issue 16): the point fit that starts hierarchical curve fits."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -35,17 +37,24 @@ def per_run_curves(n_runs: int, n_checkpoints: int, seed: int) -> bs.RunTable:
     return bs.RunTable.from_dataframe(pd.concat(frames, ignore_index=True), run="run", step="step", D="D")
 
 
-def natural(model, point: dict, jitter: float = 0.0, data: dict | None = None) -> dict:
-    """``point`` (unconstrained) as values of the free variables, as the PyMC sampler's chains get it,
-    with the model's data updated by ``data`` (a point fit's centres and slope) for the conversion."""
-    before = {k: np.asarray(model[k].get_value()).copy() for k in data or {}}
+@contextmanager
+def holding(model, data: dict):
+    """``model`` with its ``pm.Data`` set to ``data`` (a point fit's centres and slope), put back after."""
+    before = {k: np.asarray(model[k].get_value()).copy() for k in data}
+    with model:
+        pm.set_data(data)
     try:
-        with model:
-            pm.set_data(data or {})
-        (out,) = _initvals(_Compiled(model), PointStart(point=point, jitter=jitter), chains=1, seed=0)
+        yield model
     finally:
         with model:
             pm.set_data(before)
+
+
+def natural(model, point: dict, jitter: float = 0.0, data: dict | None = None) -> dict:
+    """``point`` (unconstrained) as values of the free variables, as the PyMC sampler's chains get it,
+    with the model's data updated by ``data`` (a point fit's centres and slope) for the conversion."""
+    with holding(model, data or {}):
+        (out,) = _initvals(_Compiled(model), PointStart(point=point, jitter=jitter), chains=1, seed=0)
     return out
 
 
@@ -99,10 +108,7 @@ def test_point_fit_is_not_left_on_the_sigma_ell_ridge(hierarchical):
     nat = natural(model, start.point, data=start.data)
     assert NOISE["ell"] / 1.5 < nat["ell"] < NOISE["ell"] * 1.5
     assert NOISE["sigma"] / 1.25 < nat["sigma"] < NOISE["sigma"] * 1.25
-    before = {k: np.asarray(model[k].get_value()).copy() for k in start.data}
-    try:
-        with model:
-            pm.set_data(start.data)
+    with holding(model, start.data):
         x, where = _flat(model, start.point)
         idx = [where[model.rvs_to_values[model[n]].name].start for n in ("sigma", "ell")]
         hessian = np.empty((2, 2))
@@ -112,9 +118,6 @@ def test_point_fit_is_not_left_on_the_sigma_ell_ridge(hierarchical):
             hessian[row] = -(f(x + e)[1][idx] - f(x - e)[1][idx]) / 2e-5
         newton = np.linalg.solve(hessian, f(x)[1][idx])
         assert np.all(np.abs(newton) < 0.5 / np.sqrt(np.diag(hessian))), newton
-    finally:
-        with model:
-            pm.set_data(before)
 
 
 def test_sigma_is_sampled_off_the_ridge_in_the_same_model(hierarchical):
@@ -132,20 +135,13 @@ def test_sigma_is_sampled_off_the_ridge_in_the_same_model(hierarchical):
     plain = build(spec, ModelData({k: v for k, v in data.values.items() if k != SIGMA_ELL_SLOPE}, data.coords,
                                   data.obs_dim))
     assert plain.rvs_to_values[plain["sigma"]].name == "sigma_log__"
-    before = {k: np.asarray(model[k].get_value()).copy() for k in start.data}
-    try:
-        with model, plain:
-            pm.set_data(start.data, model=model)
-            pm.set_data({k: v for k, v in start.data.items() if k != SIGMA_ELL_SLOPE}, model=plain)
+    with holding(model, start.data), holding(plain, {k: v for k, v in start.data.items() if k != SIGMA_ELL_SLOPE}):
         plain_point = {("sigma_log__" if k == "sigma_shearedlog__" else k): v for k, v in start.point.items()}
         plain_point["sigma_log__"] = start.point["sigma_shearedlog__"] + slope * start.point["ell_log__"]
         assert value_and_grad(plain)(_flat(plain, plain_point)[0])[0] == pytest.approx(
             f(_flat(model, start.point)[0])[0], rel=1e-12)
         moved, again = decorrelate_noise(model, f, start.point)
         assert abs(float(again[SIGMA_ELL_SLOPE]) - slope) < 0.01
-    finally:
-        with model:
-            pm.set_data(before)
     draws = pm.draw(model["sigma"], draws=4000, random_seed=1)
     assert np.all(draws > 0) and np.mean(draws) == pytest.approx(0.1 * np.sqrt(2 / np.pi), rel=0.05)
 
