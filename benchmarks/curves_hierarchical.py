@@ -146,7 +146,8 @@ def child(args) -> dict:
     phases.wrap(sampling, "_add_log_likelihood", "bs.fit: log-likelihood + log prior")
     phases.wrap(sampling, "diagnose", "bs.fit: diagnose")
     cfg = CONFIGS[args.config]
-    kwargs = dict(cfg["fit"], draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
+    kwargs = dict(cfg["fit"], **({} if args.target_accept is None else {"target_accept": args.target_accept}),
+                  draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
                   progressbar=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -192,6 +193,8 @@ def run_config(config: str, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", config, "--runs", str(args.runs),
            "--checkpoints", str(args.checkpoints), "--draws", str(args.draws), "--tune", str(args.tune),
            "--chains", str(args.chains), "--seed", str(args.seed)]
+    if args.target_accept is not None:
+        cmd += ["--target-accept", str(args.target_accept)]
     load_before = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -254,6 +257,8 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--target-accept", type=float, help="instead of the configuration's (the library's default 0.9 "
+                    "for run-effects)")
     ap.add_argument("--quick", action="store_true", help="20 runs x 100 checkpoints, 2 chains x 100 + 100; no file")
     ap.add_argument("--append", action="store_true",
                     help="add these configurations to the recorded ones (results JSON) and rewrite the file")

@@ -6,7 +6,12 @@ The 200-run x 500-checkpoint tables of ``curves_hierarchical.py`` (issue 16, ite
 the model's log density and its gradient at the initial point, timed as the samplers call them:
 
 - ``jax``: the JAX function the numpyro and blackjax samplers run (``jax.jit(jax.value_and_grad)``);
-- ``numba``: the PyTensor function compiled by numba, nutpie's backend on the CPU.
+- ``numba``: the PyTensor function compiled by numba, nutpie's backend on the CPU, with the data
+  frozen as nutpie compiles them for tables of 10,000 rows or more
+  (:data:`bayescale.inference.samplers.CONSTANT_DATA_ROWS`).
+
+The model is the one fits sample: each run's joint density in closed form (``build(...,
+joint=True)``), inputs' powers as ``exp(p log x)``.
 
 Two layouts of the per-run terms, each in a model of its own:
 
@@ -58,10 +63,14 @@ def layout(name: str):
 
 
 def model_for(config: str, runs):
+    """The model a fit samples (``build(..., joint=True)``: each run's joint density)."""
+    from bayescale.inference.model import build, model_data, pivots
+
     fit_kw = curves_hierarchical.CONFIGS[config]["fit"]
-    return bs.inference.build_model(runs, curves_hierarchical.CONFIGS[config]["law"], noise=fit_kw["noise"],
-                                    run_effects=fit_kw.get("run_effects", ()),
-                                    parameterization=fit_kw.get("parameterization", "noncentered"))
+    spec = bs.ModelSpec.build(curves_hierarchical.CONFIGS[config]["law"], runs=runs, noise=fit_kw["noise"],
+                              run_effects=fit_kw.get("run_effects", ()),
+                              parameterization=fit_kw.get("parameterization", "noncentered"))
+    return build(spec, model_data(runs, spec, pivot=pivots(runs, spec.law)), joint=True)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -94,7 +103,9 @@ def time_jax(model, repeats: int) -> tuple[float, float, np.ndarray, str]:
 
 def time_numba(model, repeats: int) -> tuple[float, float, np.ndarray, str]:
     import pytensor
+    from pymc.model.transform.optimization import freeze_dims_and_data
 
+    model = freeze_dims_and_data(model)  # as nutpie compiles tables of 10,000 rows or more
     logp = model.logp()
     grads = pytensor.grad(logp, model.value_vars)
     t0 = time.perf_counter()

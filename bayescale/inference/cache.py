@@ -36,8 +36,11 @@ class _Compiled:
     ``data`` is what the model holds now; ``lock`` keeps two threads from fitting it at once."""
 
     model: pm.Model
+    spec: ModelSpec | None = None
     nutpie: Any = None
-    loglik: LoglikFunction | None = None
+    #: log-likelihood functions by kind: "pointwise" (a model of the pointwise terms) and, where
+    #: ``model`` holds each run's joint density, "run" (that model's own terms)
+    loglik: dict[str, LoglikFunction] = field(default_factory=dict)
     deterministics: PosteriorFunction | None = None
     expand: PosteriorFunction | None = None
     jax: JaxProgram | None = None
@@ -77,7 +80,7 @@ def _cached(spec: ModelSpec, data: ModelData) -> _Compiled:
         if key in _COMPILED:
             _COMPILED.move_to_end(key)
             return _COMPILED[key]
-        entry = _COMPILED[key] = _Compiled(build(spec, data), data=data)
+        entry = _COMPILED[key] = _Compiled(build(spec, data, joint=True), spec=spec, data=data)
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
         return entry

@@ -19,7 +19,7 @@ import pymc as pm
 import xarray as xr
 
 from ..results import MemoryUseWarning
-from .model import ModelData
+from .model import ModelData, build, has_joint_density
 
 if TYPE_CHECKING:
     from .cache import _Compiled
@@ -258,9 +258,15 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, k
     One compiled function, over a batch of draws, gives both; it is kept in ``entry``, so a refit of
     a cached model to new data reuses it (the PyMC functions compile anew each time and call the
     function once per draw)."""
-    if entry.loglik is None:
-        entry.loglik = _loglik_function(entry.model)
-    loglik_fn = entry.loglik
+    per_run = kind == "run" and data.obs_dim != "run"  # a curve fit: one term per run
+    # the sampled model may hold each run's joint density (build(..., joint=True)): its terms are
+    # the per-run sums; pointwise terms come from a model built for them
+    joint = entry.spec is not None and has_joint_density(entry.spec)
+    key = "run" if per_run and joint else "pointwise"
+    if key not in entry.loglik:
+        model = build(entry.spec, data) if joint and key == "pointwise" else entry.model
+        entry.loglik[key] = _loglik_function(model)
+    loglik_fn = entry.loglik[key]
     umodel = loglik_fn.model
     with umodel:  # the untransformed clone has data of its own
         pm.set_data({k: v for k, v in data.values.items() if k in umodel.named_vars}, coords=data.coords)
@@ -270,9 +276,10 @@ def _add_log_likelihood(entry: _Compiled, idata: xr.DataTree, data: ModelData, k
     n = n_chain * n_draw
     dim = data.obs_dim
     reduce = None
-    if kind == "run" and dim != "run":  # a curve fit: one term per checkpoint, summed per run
+    if per_run:
         n_runs = len(data.coords["run"])
-        reduce = [_per_run_sum(np.asarray(data.values["run_idx"]), n_runs)] + [None] * len(loglik_fn.free)
+        if key == "pointwise":  # one term per checkpoint, summed per run
+            reduce = [_per_run_sum(np.asarray(data.values["run_idx"]), n_runs)] + [None] * len(loglik_fn.free)
         dim, n_out = "run", n_runs
     else:
         n_out = n_obs

@@ -267,6 +267,9 @@ def _provenance(spec: ModelSpec, runs: RunTable, data: ModelData, idata: xr.Data
                                                 "point_fit_logp": start.logp, "jitter": start.jitter,
                                                 "decorrelated_centres": sorted(k for k in start.data
                                                                                if k.startswith("run_log_x_")),
+                                                "tilted_by_population": sorted(k.removeprefix("run_tilt_")
+                                                                               for k in start.data
+                                                                               if k.startswith("run_tilt_")),
                                                 **({SIGMA_ELL_SLOPE: float(start.data[SIGMA_ELL_SLOPE])}
                                                    if SIGMA_ELL_SLOPE in start.data else {})},
         **{k: _jsonable(v) for k, v in sample_kwargs.items()},

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = [
     "exp", "log", "log1p", "expm1", "sqrt", "softplus", "sigmoid", "minimum", "maximum", "iterate", "sum_over",
-    "cumsum", "shift", "take", "repeat_runs", "cholesky", "solve_lower", "diagonal", "eye_like", "abs", "is_symbolic",
+    "cumsum", "shift", "take", "repeat_runs", "run_sums", "cholesky", "solve_lower", "diagonal", "eye_like", "abs", "is_symbolic",
 ]
 
 
@@ -190,6 +190,29 @@ def repeat_runs(values, run_idx, bounds):
     values = pt.as_tensor_variable(values)
     run_idx, bounds = (pt.cast(v, "int64") for v in (run_idx, bounds))
     return _repeat_runs_op(values.ndim, values.dtype)(values, run_idx, bounds)
+
+
+def run_sums(x, bounds):
+    """Each run's sum of ``x`` over its rows (last axis), rows grouped by run, run ``r`` on rows
+    ``bounds[r]:bounds[r + 1]``: a cumulative sum read at the boundaries, whose gradient is a
+    reversed cumulative sum rather than a scatter-add (:func:`repeat_runs`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.laws import ops
+    >>> ops.run_sums(np.array([1.0, 2.0, 4.0]), np.array([0, 2, 3])).tolist()
+    [3.0, 4.0]
+    """
+    if is_symbolic(x, bounds):
+        import pytensor.tensor as pt
+
+        total, bounds, where = pt.cumsum(x, axis=-1), pt.cast(bounds, "int64"), pt.switch
+    else:
+        total, bounds, where = np.cumsum(x, axis=-1), np.asarray(bounds, dtype=np.int64), np.where
+    # the total up to each run's last row, less the total before its first (none for the first run;
+    # no zero is prepended: JAX cannot trace an array sized from the data's shape)
+    return total[..., bounds[1:] - 1] - where(bounds[:-1] > 0, total[..., bounds[:-1] - 1], 0.0)
 
 
 def _repeat_runs_op(ndim: int, dtype: str):

@@ -181,9 +181,20 @@ class Structure:
         the expected loss there, not of one run's noise (0: the law is taken as exact)."""
         return 0.0
 
+    #: Names of the :meth:`model_data` arrays that are not one value per row.
+    tables: ClassVar[tuple[str, ...]] = ()
+
     def conditional(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> tuple[Any, Any]:
         """Location and scale of each observation's log loss given the earlier ones of its run."""
         return mu, self.scale(p, d)
+
+    #: :meth:`joint` is implemented.
+    has_joint: ClassVar[bool] = False
+
+    def joint(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> Any:
+        """Each run's log density under the normal family, where a closed form is cheaper than
+        the sum of :meth:`conditional`'s terms (then set :attr:`has_joint`)."""
+        raise NotImplementedError(f"noise={self.name!r} has no closed-form joint density")
 
     def predict(self, p: Mapping[str, np.ndarray], f_new: Mapping[str, np.ndarray],
                 f_train: Mapping[str, np.ndarray], r_train: Any) -> tuple[Any, Any]:
@@ -238,21 +249,42 @@ class AR1(Structure):
             )
         log_t = np.log(axis)
         first = np.r_[True, idx[1:] != idx[:-1]]
-        return {"first": first.astype(float), "dlog_t": np.where(first, 1.0, log_t - np.roll(log_t, 1))}
+        dlog = np.where(first, 1.0, log_t - np.roll(log_t, 1))
+        # each row's step from the one before, as an entry of a table of the distinct steps: runs
+        # logged on one grid share a few (7 on the 100,000 rows of curves_hierarchical.py), so the
+        # model works out rho and s once per entry, not once per row
+        table, step = np.unique(np.c_[first, dlog], axis=0, return_inverse=True)
+        return {"ar1_first": table[:, 0], "ar1_dlog": table[:, 1], "ar1_step": step.ravel().astype(np.int64)}
+
+    tables = ("ar1_first", "ar1_dlog")  # the table of distinct steps
+    has_joint = True
 
     def scale(self, p, f):  # a new run: fresh offset and the residual's stationary spread
         return ops.sqrt(p["sigma"] ** 2 + p["tau"] ** 2)
 
     @staticmethod
-    def whiten(r: Any, first: Any, dlog: Any, sigma: Any, ell: Any) -> tuple[Any, Any, Any, Any]:
-        """``(rho, s, w, v)`` of residuals ``r`` grouped by run (last axis): given the run's offset u,
-        ``w_i - u v_i`` is iid N(0, 1), with ``w_i = (r_i - rho_i r_{i-1}) / s_i``,
-        ``v_i = (1 - rho_i) / s_i``, ``rho_i = exp(-dlog t_i / ell)``, ``s_i = sigma sqrt(1 - rho_i^2)``
-        (``rho = 0``, ``s = sigma`` at a run's first checkpoint)."""
+    def transitions(first: Any, dlog: Any, sigma: Any, ell: Any) -> tuple[Any, Any]:
+        """``(rho, s)`` of steps of ``dlog`` in log t: ``rho = exp(-dlog / ell)``, ``s = sigma
+        sqrt(1 - rho^2)`` (``rho = 0``, ``s = sigma`` where ``first``, a run's first checkpoint)."""
         rho = (1.0 - first) * ops.exp(-dlog / ell)
         s = sigma * ops.sqrt(first + (1.0 - first) * -ops.expm1(-2.0 * dlog / ell))
+        return rho, s
+
+    @staticmethod
+    def whiten(r: Any, rho: Any, s: Any) -> tuple[Any, Any]:
+        """``(w, v)`` of residuals ``r`` grouped by run (last axis), each row's ``rho`` and ``s``
+        (:meth:`transitions`): given the run's offset u, ``w_i - u v_i`` is iid N(0, 1), with
+        ``w_i = (r_i - rho_i r_{i-1}) / s_i`` and ``v_i = (1 - rho_i) / s_i``."""
         r_prev = ops.shift(r)  # rows grouped by run: the previous one (rho = 0 at a run's start)
-        return rho, s, (r - rho * r_prev) / s, (1.0 - rho) / s
+        return (r - rho * r_prev) / s, (1.0 - rho) / s
+
+    def _whitened(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> tuple[Any, ...]:
+        """``(r, rho, s, log s, w, v)`` of the model's rows, ``rho`` and ``s`` from the table of steps."""
+        rho_t, s_t = self.transitions(d["ar1_first"], d["ar1_dlog"], p["sigma"], p["ell"])
+        step = d["ar1_step"]
+        rho, s, log_s = ops.take(rho_t, step), ops.take(s_t, step), ops.take(ops.log(s_t), step)
+        r = y - mu
+        return (r, rho, s, log_s, *self.whiten(r, rho, s))
 
     def conditional(self, mu, y, p, d):
         """With u ~ N(0, tau) integrated out: after the run's earlier checkpoints u ~ N(A / P, 1 / P),
@@ -260,9 +292,7 @@ class AR1(Structure):
         The product of these is the exact joint density of each run (covariance
         ``tau^2 11' + sigma^2 exp(-|dlog t| / ell)``). ``d`` holds this structure's data and the
         rows' grouping by run (:func:`run_rows`)."""
-        r = y - mu
-        rho, s, w, v = self.whiten(r, d["first"], d["dlog_t"], p["sigma"], p["ell"])
-
+        r, rho, s, _, w, v = self._whitened(mu, y, p, d)
         idx, bounds = d["run_idx"], d["run_bounds"]
 
         def before(x):  # sum over the earlier checkpoints of the same run
@@ -273,11 +303,25 @@ class AR1(Structure):
         mean = mu + rho * ops.shift(r) + s * v * before(v * w) / precision
         return mean, s * ops.sqrt(1.0 + v**2 / precision)
 
+    def joint(self, mu, y, p, d):
+        """Each run's log density under the normal family, in closed form: ``w ~ N(0, I + tau^2 v
+        v')``, so ``log p(r) = -0.5 (w'w - A^2 / P) - 0.5 log(tau^2 P) - sum log s_i - n/2 log 2 pi``
+        (``P``, ``A`` over the whole run). The sum of :meth:`conditional`'s terms, without their
+        running sums and per-row square roots and logs: what the sampler evaluates."""
+        _, _, _, log_s, w, v = self._whitened(mu, y, p, d)
+        bounds = d["run_bounds"]
+        tau2 = p["tau"] ** 2
+        precision = 1.0 / tau2 + ops.run_sums(v**2, bounds)
+        a = ops.run_sums(v * w, bounds)
+        n = bounds[1:] - bounds[:-1]
+        return (ops.run_sums(-0.5 * w**2 - log_s, bounds) + 0.5 * a**2 / precision
+                - 0.5 * ops.log(tau2 * precision) - 0.5 * np.log(2.0 * np.pi) * n)
+
     def offset_posterior(self, r: np.ndarray, log_t: np.ndarray, p: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sd of one run's offset given its residuals ``r`` (draws x checkpoints) at ``log_t``."""
         first = np.r_[1.0, np.zeros(log_t.size - 1)]
         dlog = np.r_[1.0, np.diff(log_t)]
-        _, _, w, v = self.whiten(r, first, dlog, p["sigma"], p["ell"])
+        w, v = self.whiten(r, *self.transitions(first, dlog, p["sigma"], p["ell"]))
         precision = 1.0 / p["tau"][..., 0] ** 2 + (v**2).sum(-1)
         return (v * w).sum(-1) / precision, 1.0 / np.sqrt(precision)
 

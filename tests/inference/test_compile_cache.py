@@ -25,10 +25,10 @@ def test_refit_reuses_the_compiled_model_with_new_data():
     first = bs.fit(curve(12, 0.2, 0), "m2", random_seed=1, **kw)
     n_cached = len(cache._COMPILED)
     entry = next(reversed(cache._COMPILED.values()))
-    nutpie_model, loglik_fn = entry.nutpie, entry.loglik.function.fn
+    nutpie_model, loglik_fn = entry.nutpie, entry.loglik["pointwise"].function.fn
     second = bs.fit(curve(20, 0.5, 1), "m2", random_seed=1, **kw)
     assert len(cache._COMPILED) == n_cached  # same structure: no new compilation
-    assert entry.nutpie is nutpie_model and entry.loglik.function.fn is loglik_fn
+    assert entry.nutpie is nutpie_model and entry.loglik["pointwise"].function.fn is loglik_fn
     for fit, n, e_inf in ((first, 12, 0.2), (second, 20, 0.5)):
         assert fit.idata.observed_data["log_loss"].sizes["run"] == n
         assert fit.idata.log_likelihood["log_loss"].sizes["run"] == n

@@ -128,9 +128,9 @@ def test_jax_samplers_get_the_max_treedepth_flag():
 
 def prior_as_posterior(model, draws=60, seed=0):
     """Prior draws of the model's free variables, shaped as a posterior (2 chains)."""
-    with model:
-        prior = pm.sample_prior_predictive(draws=2 * draws, random_seed=seed).prior.dataset
     names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]
+    with model:
+        prior = pm.sample_prior_predictive(draws=2 * draws, var_names=names, random_seed=seed).prior.dataset
     post = xr.Dataset({
         k: (("chain", "draw", *prior[k].dims[2:]), prior[k].values.reshape(2, draws, *prior[k].shape[2:]))
         for k in names})
@@ -170,7 +170,7 @@ def test_log_likelihood_and_prior_match_pymc(case, batched, monkeypatch):
         monkeypatch.setattr(loglik, "_LOGLIK_CHUNK", 7 * len(runs))  # several chunks of 7 draws
     entry = _Compiled(model)
     _add_log_likelihood(entry, idata, data)
-    assert entry.loglik.function.vectorised is batched
+    assert entry.loglik["pointwise"].function.vectorised is batched
     with model:
         ll = pm.stats.compute_log_likelihood(idata.copy(), extend_inferencedata=False, progressbar=False)
         lp = pm.stats.compute_log_prior(idata.copy(), extend_inferencedata=False, progressbar=False)
@@ -184,6 +184,27 @@ def test_log_likelihood_and_prior_match_pymc(case, batched, monkeypatch):
     for k in lp.data_vars:
         np.testing.assert_allclose(idata.log_prior.dataset[k].values, lp[k].values, rtol=1e-14, atol=1e-14)
     assert np.isfinite(ours.values).all()
+
+
+def test_per_run_log_likelihood_from_the_joint_model_is_the_sum_of_the_pointwise_terms():
+    """AR(1) curves under the normal family sample a model holding each run's joint density
+    (``build(..., joint=True)``): ``log_likelihood="run"`` reads its terms, the pointwise terms come
+    from a model built for them, and each run's sum of those is its joint term."""
+    runs, law = curve_runs(), bs.get_law("curve_power")
+    spec = bs.ModelSpec.build(law, likelihood="normal", noise="ar1", run_effects=("A",), runs=runs)
+    data = model_data(runs, spec, pivot=pivots(runs, law))
+    entry = _Compiled(build(spec, data, joint=True), spec=spec, data=data)
+    assert entry.model["log_loss"].owner.op.__class__.__name__ != "NormalRV"
+    idata = prior_as_posterior(entry.model)
+    _add_log_likelihood(entry, idata, data, "run")
+    per_run = idata.log_likelihood.dataset["log_loss"]
+    assert per_run.dims == ("chain", "draw", "run") and sorted(entry.loglik) == ["run"]
+    _add_log_likelihood(entry, idata, data, "pointwise")
+    pointwise = idata.log_likelihood.dataset["log_loss"]
+    assert pointwise.dims == ("chain", "draw", "checkpoint") and sorted(entry.loglik) == ["pointwise", "run"]
+    run_of = np.asarray(data.values["run_idx"])
+    summed = np.stack([pointwise.values[..., run_of == r].sum(-1) for r in range(3)], axis=-1)
+    np.testing.assert_allclose(per_run.values, summed, rtol=1e-9)
 
 
 # --- real sampling ------------------------------------------------------------------------------
@@ -315,7 +336,7 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
     assert any("effective sample size" in s for s in said)  # 2 x 40 draws cannot reach 400
     assert len(traces) == 1
     entry = next(reversed(cache._COMPILED.values()))
-    model, loglik_fn, program = entry.model, entry.loglik.function.fn, entry.jax
+    model, loglik_fn, program = entry.model, entry.loglik["pointwise"].function.fn, entry.jax
     other = isoflop_runs("chinchilla", {**CHINCHILLA_TRUE, "E": 2.2}, noise_sd=0.02, seed=12)  # same shape
     fewer = RUNS.filter(np.arange(len(RUNS)) % 3 != 0)  # another shape
     with warnings.catch_warnings():
@@ -324,7 +345,7 @@ def test_jax_refit_compiles_once_per_shape_and_warns_like_nutpie(name, monkeypat
         assert len(traces) == 1  # not traced again
         smaller = bs.fit(fewer, "chinchilla", **kw)
         assert len(traces) == 2  # traced once for the new shape
-    assert len(cache._COMPILED) == 1 and entry.model is model and entry.loglik.function.fn is loglik_fn
+    assert len(cache._COMPILED) == 1 and entry.model is model and entry.loglik["pointwise"].function.fn is loglik_fn
     assert entry.jax is program
     assert float(same_shape.posterior["E"].median()) > float(first.posterior["E"].median()) + 0.2
     for fit in (first, same_shape, smaller):
@@ -370,8 +391,8 @@ def test_centered_run_effects_are_the_same_model():
     spec = bs.ModelSpec.build(law, likelihood="normal", noise="ar1", run_effects=("A", "alpha"), runs=runs)
     data = model_data(runs, spec, pivot=pivots(runs, law))
     nc = build(spec, data)
-    c = build(bs.ModelSpec.build(law, noise="ar1", run_effects=("A", "alpha"), parameterization="centered",
-                                 runs=runs), data)
+    cspec = bs.ModelSpec.build(law, noise="ar1", run_effects=("A", "alpha"), parameterization="centered", runs=runs)
+    c = build(cspec, model_data(runs, cspec, pivot=pivots(runs, law)))  # with the runs' tilts, zero
     assert {"A_run_z", "alpha_run_z"} <= set(nc.named_vars) and not {"A_run_log", "alpha_run_log"} & set(nc.named_vars)
     assert {"A_run_log", "alpha_run_log"} <= set(c.named_vars) and "A_run_z" not in c.named_vars
     rng = np.random.default_rng(5)

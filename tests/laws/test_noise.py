@@ -122,12 +122,38 @@ def test_ar1_conditional_on_numpy_is_the_joint_normal_density():
     total = norm.logpdf(y, mean, sd).sum()
     log_t = np.log(runs.column("step"))
     idx = bs.laws.noise.run_codes(runs)[0]
-    exact = 0.0
+    exact = []
     for r in np.unique(idx):
         t = log_t[idx == r]
         cov = p["tau"] ** 2 + p["sigma"] ** 2 * np.exp(-np.abs(t[:, None] - t[None, :]) / p["ell"])
-        exact += multivariate_normal(np.zeros(t.size), cov).logpdf(y[idx == r])
-    assert total == pytest.approx(exact, rel=1e-10)
+        exact.append(multivariate_normal(np.zeros(t.size), cov).logpdf(y[idx == r]))
+    assert total == pytest.approx(sum(exact), rel=1e-10)
+    # the closed form the sampler evaluates: each run's density at once
+    np.testing.assert_allclose(ar1.joint(mu, y, p, d), exact, rtol=1e-10)
+    assert len(d["ar1_dlog"]) < len(runs)  # the rows share steps: a table of the distinct ones
+
+
+def test_the_sampled_model_holds_the_joint_density_of_each_run():
+    """``build(..., joint=True)`` (what fits sample) has the pointwise model's log density and
+    gradient at any point; the pointwise model keeps one term per checkpoint."""
+    from bayescale.inference.model import build, model_data, pivots
+
+    runs = _curves()
+    spec = bs.ModelSpec.build("kaplan_steps", noise="ar1", likelihood="normal", runs=runs)
+    data = model_data(runs, spec, pivot=pivots(runs, spec.law))
+    pointwise, joint = build(spec, data), build(spec, data, joint=True)
+    point = pointwise.initial_point()
+    rng = np.random.default_rng(0)
+    point = {k: v + rng.normal(0.0, 0.3, np.shape(v)) for k, v in point.items()}
+    f = [m.logp_dlogp_function(ravel_inputs=True) for m in (pointwise, joint)]
+    for fn in f:
+        fn.set_extra_values({})
+    x = np.concatenate([np.ravel(point[v.name]) for v in pointwise.value_vars])
+    (lp0, g0), (lp1, g1) = (fn(x) for fn in f)
+    assert lp1 == pytest.approx(lp0, rel=1e-10)
+    np.testing.assert_allclose(g1, g0, rtol=1e-8, atol=1e-8 * np.abs(g0).max())
+    rows = pointwise.compile_fn(pointwise.logp(vars=[pointwise["log_loss"]], sum=False)[0])(point)
+    assert rows.shape == (len(runs),)
 
 
 def test_noise_errors_name_the_choices():
