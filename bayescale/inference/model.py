@@ -111,13 +111,17 @@ def model_data(runs: RunTable, spec: ModelSpec, *, pivot: Mapping[str, float]) -
     return ModelData(values, {"run": ids.astype(str), "checkpoint": order}, "checkpoint")
 
 
+def centred_variable(spec: ModelSpec, name: str) -> str:
+    """The centred per-run variable of run effect ``name``: ``<name>_run_value`` for an additive
+    effect, ``<name>_run_log`` otherwise (:func:`_run_effects`)."""
+    return f"{name}_run_value" if spec.noise.run_effect_kind(spec.law, name, spec.priors) == "add" else f"{name}_run_log"
+
+
 def run_tilts(spec: ModelSpec) -> list[str]:
     """The centred per-run variables that are tilted by the population (:func:`_run_effects`)."""
-    noise = spec.noise
-    if noise.parameterization != "centered":
+    if spec.noise.parameterization != "centered":
         return []
-    return [f"{name}_run_value" if noise.run_effect_kind(spec.law, name, spec.priors) == "add" else f"{name}_run_log"
-            for name in noise.run_effects]
+    return [centred_variable(spec, name) for name in spec.noise.run_effects]
 
 
 def population_variables(model: pm.Model) -> list[Any]:
@@ -406,7 +410,7 @@ def _run_effects(spec: ModelSpec, at_pivot: Mapping[str, Any], log_pivot: Mappin
         if not centered:
             per_run[name] = noise.run_value(kind, at_pivot[name], sd, pm.Normal(f"{name}_run_z", 0.0, 1.0, dims="run"))
             continue
-        var = f"{name}_run_value" if kind == "add" else f"{name}_run_log"
+        var = centred_variable(spec, name)
         tilt = pt.dot(pm.Data(f"run_tilt_{var}", values[f"run_tilt_{var}"]), g)
         if kind == "add":
             per_run[name] = pm.Normal(var, at_pivot[name] - tilt, sd, dims="run") + tilt

@@ -57,6 +57,7 @@ import numpy as np
 import pymc as pm
 
 from ..laws.spec import ModelSpec
+from .model import centred_variable
 
 __all__ = ["STARTS", "JITTER", "PointStart", "point_start", "wants_point_start", "decorrelate_centres",
            "decorrelate_noise", "decorrelate_runs"]
@@ -191,8 +192,7 @@ def _centre_pairs(spec: ModelSpec) -> list[tuple[str, str, str, bool]]:
         for col, power in law.scale_exponents(q).items():
             if isinstance(power, str) and power in noise.run_effects:
                 kind = noise.run_effect_kind(law, power, spec.priors)
-                pairs.append((f"{name}_run_log", f"{power}_run_{'value' if kind == 'add' else 'log'}", col,
-                              kind != "add"))
+                pairs.append((centred_variable(spec, name), centred_variable(spec, power), col, kind != "add"))
     cols = [p[2] for p in pairs]
     return [p for p in pairs if cols.count(p[2]) == 1]
 
@@ -280,18 +280,18 @@ def decorrelate_runs(model: pm.Model, spec: ModelSpec, f: Callable[[np.ndarray],
     diagonal over runs; from it and the cross block ``H_rg`` (central differences of the gradient:
     one per per-run variable, all runs at once, and one per population parameter), sampling ``x_r -
     T_r g`` with ``T_r = -H_rr^-1 H_rg`` makes each run's block and the population's uncorrelated
-    at the point (there: condition number 5.4). The same model (a shift of ``x_r`` by a function of
+    at the point (there: condition number 5.3). The same model (a shift of ``x_r`` by a function of
     ``g``, Jacobian 1). Runs whose block is not negative definite keep their tilt.
 
     Only for models with more parameters than a low-rank metric is estimated for
     (:data:`bayescale.inference.samplers.NUTPIE_WINDOW`), where the sampler's metric is diagonal:
     below, nutpie's low-rank metric finds the collective direction itself, and a tilt fitted at one
     point fits the tails of a wide posterior badly (12 runs x 40 checkpoints, 33 parameters: 2, 12
-    and 3 divergent draws of 1200 in seeds 4-6 with the tilt, none in seeds 4 and 5 without it)."""
+    and 3 divergent draws of 1200 in seeds 4-6 with the tilt, none without it)."""
     from .model import population_variables, run_tilts
     from .samplers import NUTPIE_WINDOW
 
-    names = [n for n in run_tilts(spec) if f"run_tilt_{n}" in model.named_vars]
+    names = run_tilts(spec)
     x, where = _flat(model, point)
     if not names or x.size <= NUTPIE_WINDOW:
         return point, {}

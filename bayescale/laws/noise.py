@@ -188,12 +188,14 @@ class Structure:
         """Location and scale of each observation's log loss given the earlier ones of its run."""
         return mu, self.scale(p, d)
 
-    #: :meth:`joint` is implemented.
-    has_joint: ClassVar[bool] = False
+    @property
+    def has_joint(self) -> bool:
+        """Whether the structure overrides :meth:`joint`."""
+        return type(self).joint is not Structure.joint
 
     def joint(self, mu: Any, y: Any, p: Mapping[str, Any], d: Mapping[str, Any]) -> Any:
         """Each run's log density under the normal family, where a closed form is cheaper than
-        the sum of :meth:`conditional`'s terms (then set :attr:`has_joint`)."""
+        the sum of :meth:`conditional`'s terms."""
         raise NotImplementedError(f"noise={self.name!r} has no closed-form joint density")
 
     def predict(self, p: Mapping[str, np.ndarray], f_new: Mapping[str, np.ndarray],
@@ -257,7 +259,6 @@ class AR1(Structure):
         return {"ar1_first": table[:, 0], "ar1_dlog": table[:, 1], "ar1_step": step.ravel().astype(np.int64)}
 
     tables = ("ar1_first", "ar1_dlog")  # the table of distinct steps
-    has_joint = True
 
     def scale(self, p, f):  # a new run: fresh offset and the residual's stationary spread
         return ops.sqrt(p["sigma"] ** 2 + p["tau"] ** 2)

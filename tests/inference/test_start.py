@@ -202,7 +202,7 @@ def _laplace(model, f, point) -> tuple[float, float]:
 def test_runs_are_tilted_off_the_population(hierarchical):
     """On a model too big for a low-rank metric the point fit tilts each run's variables by the
     population's parameters (``run_tilt_*``) so that the two are uncorrelated at the point: the condition number
-    of the Hessian (law and per-run block) scaled by its Laplace sds falls from 43.6 to 2.5 and the
+    of the Hessian (law and per-run block) scaled by its Laplace sds falls from 43.3 to 2.5 and the
     largest scaled cross term from 0.14 to 3e-10. The same model: the log density at the tilted point
     with the tilts equals the one at the untilted point without them; a second pass moves no tilt;
     the 57-parameter model is not tilted."""
@@ -294,7 +294,8 @@ def test_per_run_amplitudes_and_exponents_recovered_at_the_moved_centres(monkeyp
     alpha_run = post["alpha_run"].values.reshape(-1, 12)
     lo, hi = np.quantile(alpha_run, [0.005, 0.995], axis=0)
     assert np.mean((lo <= alpha_true) & (alpha_true <= hi)) >= 11 / 12
-    assert np.all(np.abs(np.median(alpha_run, axis=0) / alpha_true - 1) < 0.06)  # at most 5.0% seen (40 rows a run)
+    # one run's posterior median sits 5.0% from its truth (5.01-5.03% in 2 x 600 and 2 x 1000 draws): its data
+    assert np.all(np.abs(np.median(alpha_run, axis=0) / alpha_true - 1) < 0.06)
     lo, hi = np.quantile(post["alpha"].values, [0.01, 0.99])
     assert lo < TRUTH["alpha"] < hi
     assert fit.diagnostics()["max_r_hat"] < 1.02
